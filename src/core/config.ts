@@ -1,0 +1,139 @@
+/**
+ * Configuration: one flat schema of snake_case keys, read from `.env` with the
+ * process environment on top, validated once at start-up and frozen.
+ *
+ * Every key is documented here and in the README's table. A bad value throws
+ * ConfigError naming the key; `src/main.ts` turns that into exit code 2.
+ */
+import { readFileSync } from 'node:fs';
+import { parse as parseDotenv } from 'dotenv';
+import { z } from 'zod';
+import { ConfigError } from './errors.js';
+
+const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
+const pct = () => z.coerce.number().min(0).max(100);
+const csv = () =>
+  z
+    .string()
+    .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+const impl = <const T extends readonly [string, ...string[]]>(...names: T) => z.enum(names);
+
+/**
+ * The schema. Keys are the names used in `.env` and in the process environment
+ * (lower case; an upper-case variable of the same name is accepted too).
+ */
+export const configSchema = z.object({
+  /** Interface the TCP server binds. */
+  tcp_host: z.string().min(1).default('127.0.0.1'),
+  /** TCP port for every mode (PROTOCOL.md §1); 0 picks a free port. */
+  tcp_port: int(0, 65535).default(4000),
+  /** Reserved for cluster mode (a later release): Redis host. Not used yet. */
+  redis_host: z.string().default('127.0.0.1'),
+  /** Reserved for cluster mode (a later release): Redis port. Not used yet. */
+  redis_port: int(0, 65535).default(6379),
+  /** Name reported in `welcome.server.name`. */
+  server_name: z.string().min(1).default('tcpserver'),
+  /** pino level: trace, debug, info, warn, error, fatal or silent. */
+  log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  /** File that receives a copy of the log (created with its folder); empty: stdout only. */
+  log_file: z.string().default('logs/tcpserver.log'),
+  /** Largest frame body / line in bytes, both directions (PROTOCOL.md §2, §4). Below 2^24-1 so binary detection holds (§1). */
+  max_frame_bytes: int(64, 0xfffffd).default(65536),
+  /** Largest `text` of a chat in UTF-8 bytes (PROTOCOL.md §3). */
+  max_text_bytes: int(1, 0xfffffd).default(4096),
+  /** Most open connections, all modes; one more gets fatal `server_busy`. */
+  max_connections: int(1, 1_000_000).default(10_000),
+  /** Outbound bytes queued for one connection before it is a slow consumer (fatal `slow_consumer`). */
+  max_outbound_bytes: int(1024, 1 << 30).default(4 * 1024 * 1024),
+  /** Messages each room retains for `history` and resume (PROTOCOL.md §3). */
+  history_per_room: int(1, 100_000).default(1000),
+  /** How long an empty room keeps its seq, log and dedup window before eviction, ms. */
+  room_idle_ms: int(0, 7 * 24 * 3600_000).default(300_000),
+  /** Silence after which the server pings a binary / json-lines client, ms; 2x this closes it (`idle_timeout`). */
+  heartbeat_ms: int(100, 3600_000).default(30_000),
+  /** Inbound silence after which a text-mode client is closed, ms (text mode has no pings, PROTOCOL.md §5). */
+  text_idle_ms: int(1000, 24 * 3600_000).default(600_000),
+  /** Longest a graceful shutdown may take before remaining sockets are destroyed, ms. */
+  shutdown_timeout_ms: int(0, 600_000).default(5000),
+  /** Window over which `shutdown.reconnect_ms` is spread at random, ms (PROTOCOL.md §3). */
+  shutdown_jitter_ms: int(0, 600_000).default(5000),
+  /** Host the voice UDP relay binds and advertises in `voice_*.udp_host`. */
+  voice_udp_host: z.string().min(1).default('127.0.0.1'),
+  /** UDP port of the voice relay (PROTOCOL.md §7); 0 picks a free port. */
+  voice_udp_port: int(0, 65535).default(4001),
+  /** Rollout percentage 0-100 of the `chat` feature (rooms and chat). */
+  feature_chat_pct: pct().default(100),
+  /** Rollout percentage 0-100 of the `voice` feature. */
+  feature_voice_pct: pct().default(100),
+  /** Comma-separated nicks always inside the `chat` feature. */
+  feature_chat_beta: csv().default([]),
+  /** Comma-separated nicks always inside the `voice` feature. */
+  feature_voice_beta: csv().default([]),
+  /** Comma-separated module paths of third-party plugins, loaded after the built-in ones. */
+  plugins: csv().default([]),
+  /** Implementation of the sharded-map service. */
+  service_maps: impl('baseline').default('baseline'),
+  /** Implementation of the async-I/O (outbound write) service. */
+  service_io: impl('baseline').default('baseline'),
+  /** Implementation of the frame-scanning service. */
+  service_scan: impl('baseline').default('baseline'),
+  /** Implementation of the compression service (baseline: no codecs). */
+  service_compression: impl('baseline').default('baseline'),
+  /** Implementation of the connection-pool service. */
+  service_pool: impl('baseline').default('baseline'),
+  /** Implementation of the performance-monitor service. */
+  service_monitor: impl('baseline').default('baseline'),
+  /** Implementation of the memory-pool service. */
+  service_memory: impl('baseline').default('baseline'),
+  /** Implementation of the broadcast (fan-out) service. */
+  service_broadcast: impl('baseline').default('baseline'),
+});
+
+/** Validated, frozen configuration. */
+export type Config = Readonly<z.output<typeof configSchema>>;
+/** Input accepted by `configFrom`: any subset of keys, as strings or typed values. */
+export type ConfigInput = Partial<Record<keyof z.input<typeof configSchema>, unknown>>;
+
+/** Every key of the schema. */
+export const CONFIG_KEYS = Object.keys(configSchema.shape) as (keyof Config)[];
+
+/**
+ * Validates a set of raw values and returns a frozen Config.
+ * @param raw key → value (strings as from an env file, or typed values)
+ * @throws ConfigError naming the first offending key
+ */
+export function configFrom(raw: ConfigInput): Config {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    throw new ConfigError(String(issue.path[0] ?? '?'), issue.message);
+  }
+  const cfg = parsed.data;
+  if (cfg.max_text_bytes > cfg.max_frame_bytes) {
+    throw new ConfigError('max_text_bytes', `must not exceed max_frame_bytes (${cfg.max_frame_bytes})`);
+  }
+  return Object.freeze(cfg);
+}
+
+/**
+ * Loads the configuration the way `npm run tcpserver` does: `.env` (if it
+ * exists), then the process environment on top (lower-case key, or the same
+ * name in upper case).
+ * @param envFile path of the dotenv file; a missing file is not an error
+ * @param env the process environment
+ * @throws ConfigError naming the offending key
+ */
+export function loadConfig(envFile = '.env', env: NodeJS.ProcessEnv = process.env): Config {
+  let fileValues: Record<string, string> = {};
+  try {
+    fileValues = parseDotenv(readFileSync(envFile));
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const raw: Record<string, unknown> = {};
+  for (const key of CONFIG_KEYS) {
+    const v = env[key] ?? env[key.toUpperCase()] ?? fileValues[key];
+    if (v !== undefined) raw[key] = v;
+  }
+  return configFrom(raw);
+}

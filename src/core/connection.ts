@@ -1,0 +1,78 @@
+/**
+ * One client connection's state. Plain data with one fixed shape (all
+ * fields set in the constructor); the server's module-level handlers reach it
+ * through the socket's `kConnection` field instead of a closure per socket.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { CodecName } from '../services/compression/index.js';
+import type { Envelope } from './envelope.js';
+import type { FrameParser } from './frame-parser.js';
+import type { LineSplitter } from './line-splitter.js';
+import type { Mode } from './mode-detect.js';
+import type { ClientHandle } from './plugin.js';
+
+/** Socket field that points at its Connection. */
+export const kConnection = Symbol('tcpserver.connection');
+
+/** A socket that belongs to the server. */
+export type ServerSocket = Socket & { [kConnection]?: Connection };
+
+/** An inbound envelope waiting while an asynchronous plugin finishes. */
+export interface Pending {
+  envelope: Envelope;
+  /** performance.now() when its frame arrived. */
+  t0: number;
+}
+
+/** A client connection, in any mode. */
+export class Connection implements ClientHandle {
+  /** Mode, fixed once detected (PROTOCOL.md §1); 'text' until then for typing only. */
+  mode: Mode = 'text';
+  /** True once the first bytes decided the mode. */
+  detected = false;
+  /** Bytes received before the mode was known (bounded by MAX_DETECT_BYTES + one chunk). */
+  detectBuf: Buffer | null = null;
+  nick: string;
+  /** True while the nick is the assigned `guest-<n>`. */
+  guest = true;
+  readonly session: string = randomBytes(9).toString('base64url');
+  echo = false;
+  /** Codecs agreed in `welcome` (PROTOCOL.md §2). */
+  codecs: CodecName[] = [];
+  /** Decoded envelopes so far (`hello` must be the first, PROTOCOL.md §3). */
+  envelopes = 0;
+  readonly rooms = new Set<string>();
+  /** Text mode: the room plain lines go to. */
+  currentRoom: string | null = null;
+  /** Date.now() of the last inbound bytes. */
+  lastInboundMs = Date.now();
+  /** Date.now() of the last server `ping` not yet answered by any bytes, or 0. */
+  pingSentMs = 0;
+  readonly connectedMs = Date.now();
+  /** True after a fatal error or shutdown: no more reads, sends dropped. */
+  closing = false;
+  /** Set when the pool refused this connection: answered `server_busy` once its mode is known. */
+  refused = false;
+  /** True after the plugins' onConnect ran (so onDisconnect must run). */
+  announced = false;
+  parser: FrameParser | null = null;
+  splitter: LineSplitter | null = null;
+  /** True while an asynchronous plugin handles one of this client's envelopes. */
+  busy = false;
+  /** Envelopes that arrived while busy, handled in order afterwards. */
+  readonly backlog: Pending[] = [];
+  readonly remoteAddress: string;
+
+  /**
+   * @param id unique per process
+   * @param socket the TCP socket
+   */
+  constructor(
+    readonly id: number,
+    readonly socket: ServerSocket,
+  ) {
+    this.nick = `guest-${id}`;
+    this.remoteAddress = socket.remoteAddress ?? '';
+  }
+}

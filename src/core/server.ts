@@ -1,0 +1,596 @@
+/**
+ * The chat server: one `net` server on one port, four modes (PROTOCOL.md §1),
+ * the plugin chain, heartbeats, and graceful shutdown. Services come from the
+ * registry; plugins see only the PluginApi.
+ */
+import net from 'node:net';
+import { performance } from 'node:perf_hooks';
+import type { Logger } from 'pino';
+import type { Config } from './config.js';
+import { Connection, kConnection, type ServerSocket } from './connection.js';
+import { decodeEnvelope, encodeFrame, encodeLine, GUEST_RE, NICK_RE, type Envelope } from './envelope.js';
+import { ProtocolError, WIRE_ERRORS, type WireErrorCode } from './errors.js';
+import { FeatureGate } from './feature-gate.js';
+import { FrameParser } from './frame-parser.js';
+import * as http from './http.js';
+import { LineSplitter } from './line-splitter.js';
+import { detectMode, MAX_DETECT_BYTES, type Mode } from './mode-detect.js';
+import { Pipeline } from './pipeline.js';
+import type { BroadcastOptions, ClientHandle, MessageProcessor, PluginApi, RoomsApi } from './plugin.js';
+import { createServices, type Services } from './registry.js';
+import { RoomRegistry } from './room-registry.js';
+import { parseTextLine, renderText, TEXT_HELP } from './text-mode.js';
+import type { CodecName } from '../services/compression/index.js';
+import { VERSION } from '../version.js';
+
+/** Period of the one sweep that runs heartbeats and idle limits, ms. */
+const SWEEP_MS = 1000;
+/** Backlog length at which a client's socket is paused until an async plugin catches up. */
+const BACKLOG_PAUSE = 64;
+/** A fatal close destroys the socket this long after the error is written, ms (PROTOCOL.md §3). */
+const FATAL_DESTROY_MS = 1000;
+
+/** Options of a ChatServer beyond its config. */
+export interface ServerOptions {
+  /** The plugin chain, in order. */
+  plugins: MessageProcessor[];
+  logger: Logger;
+}
+
+// Module-level socket handlers (STYLE.md: no closure per socket).
+function socketOnData(this: ServerSocket, chunk: Buffer): void {
+  const conn = this[kConnection]!;
+  servers.get(this)!.onData(conn, chunk);
+}
+function socketOnClose(this: ServerSocket): void {
+  servers.get(this)?.onClose(this[kConnection]!);
+}
+function socketOnError(this: ServerSocket): void {
+  // 'close' follows; resets by clients are routine.
+}
+/** Socket → its server (a WeakMap keeps the socket's own shape untouched but for kConnection). */
+const servers = new WeakMap<net.Socket, ChatServer>();
+
+/** The server. Create with createServer() from the package root. */
+export class ChatServer {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly services: Services<Connection>;
+  readonly gate: FeatureGate;
+  readonly rooms: RoomRegistry<Connection>;
+  private readonly pipeline: Pipeline;
+  private readonly api: PluginApi;
+  private readonly tcp: net.Server;
+  private nextId = 1;
+  private sweepTimer: NodeJS.Timeout | null = null;
+  private isDraining = false;
+  private closed: Promise<void> | null = null;
+  private readonly sockets = new Set<ServerSocket>();
+  private readonly alloc: (size: number) => Buffer;
+
+  /**
+   * @param config validated configuration
+   * @param options plugins and logger
+   * @throws PluginError when the plugin list is invalid
+   */
+  constructor(config: Config, options: ServerOptions) {
+    this.config = config;
+    this.logger = options.logger;
+    this.services = createServices<Connection>(config, {
+      connections: () => this.services.pool.size,
+      rooms: () => this.rooms.size,
+    });
+    const buffers = this.services.buffers;
+    this.alloc = (size) => buffers.alloc(size);
+    this.rooms = new RoomRegistry<Connection>(this.services.stores);
+    this.gate = new FeatureGate({
+      chat: { percent: config.feature_chat_pct, beta: config.feature_chat_beta },
+      voice: { percent: config.feature_voice_pct, beta: config.feature_voice_beta },
+    });
+    this.api = this.makeApi();
+    this.pipeline = new Pipeline(
+      options.plugins,
+      this.api,
+      (client, env) => this.coreHandle(client as Connection, env),
+      this.gate,
+      this.services.monitor,
+      this.logger,
+    );
+    this.tcp = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
+    this.tcp.on('error', (err) => this.logger.error({ err }, 'listener error'));
+  }
+
+  /** The PluginApi every plugin gets; no core internals leak through it. */
+  private makeApi(): PluginApi {
+    const rooms = this.rooms as unknown as RoomsApi;
+    return {
+      sendTo: (client, env) => this.send(client as Connection, env),
+      broadcast: (room, env, options) => this.broadcast(room, env, options),
+      sendError: (client, code, message, ref) => this.sendError(client as Connection, code, message, ref),
+      rooms,
+      config: this.config,
+      logger: this.logger,
+      metrics: { recordMessage: () => this.services.monitor.recordMessage() },
+      gate: this.gate,
+    };
+  }
+
+  /**
+   * Runs plugin init, then listens on `tcp_host:tcp_port`.
+   * @returns the bound address (port is the real one when tcp_port is 0)
+   */
+  async listen(): Promise<{ host: string; port: number }> {
+    await this.pipeline.init();
+    await new Promise<void>((resolve, reject) => {
+      this.tcp.once('error', reject);
+      this.tcp.listen(this.config.tcp_port, this.config.tcp_host, () => {
+        this.tcp.off('error', reject);
+        resolve();
+      });
+    });
+    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer.unref();
+    const addr = this.tcp.address() as net.AddressInfo;
+    this.logger.info({ host: addr.address, port: addr.port }, 'listening');
+    return { host: addr.address, port: addr.port };
+  }
+
+  /** The /stats document (PROTOCOL.md §6). */
+  stats() {
+    return this.services.monitor.snapshot();
+  }
+
+  /** True while draining (after close() began). */
+  get draining(): boolean {
+    return this.isDraining;
+  }
+
+  // ---------------------------------------------------------------- connections
+
+  private onConnection(raw: net.Socket): void {
+    const socket = raw as ServerSocket;
+    const conn = new Connection(this.nextId++, socket);
+    socket[kConnection] = conn;
+    servers.set(socket, this);
+    this.sockets.add(socket);
+    socket.on('data', socketOnData);
+    socket.on('close', socketOnClose);
+    socket.on('error', socketOnError);
+    if (this.isDraining) {
+      socket.destroy();
+      return;
+    }
+    if (!this.services.pool.add(conn)) conn.refused = true;
+  }
+
+  /** Called for every inbound chunk. */
+  onData(conn: Connection, chunk: Buffer): void {
+    if (conn.closing) return;
+    conn.lastInboundMs = Date.now();
+    conn.pingSentMs = 0;
+    if (!conn.detected) {
+      const buf = conn.detectBuf ? Buffer.concat([conn.detectBuf, chunk]) : chunk;
+      const mode = detectMode(buf);
+      if (mode === null) {
+        conn.detectBuf = buf.length > 0 ? Buffer.from(buf) : null;
+        return;
+      }
+      conn.detectBuf = null;
+      this.setMode(conn, mode);
+      if (conn.closing) return;
+      chunk = buf;
+    }
+    switch (conn.mode) {
+      case 'binary':
+        conn.parser!.push(chunk);
+        break;
+      case 'http':
+        this.onHttpData(conn, chunk);
+        break;
+      default:
+        conn.splitter!.push(chunk);
+    }
+  }
+
+  private setMode(conn: Connection, mode: Mode): void {
+    conn.mode = mode;
+    conn.detected = true;
+    const max = this.config.max_frame_bytes;
+    if (mode === 'binary') {
+      conn.parser = new FrameParser(max, {
+        onFrame: (flags, body) => this.onFrame(conn, flags, body),
+        onFrameError: (err) => this.fatal(conn, err),
+      });
+    } else if (mode === 'json' || mode === 'text') {
+      conn.splitter = new LineSplitter(max, this.services.scanner, {
+        onLine: (line) => (conn.mode === 'json' ? this.onJsonLine(conn, line) : this.onTextLine(conn, line)),
+        onLineError: (err) => this.fatal(conn, err),
+      });
+    }
+    if (conn.refused) {
+      if (mode === 'http') {
+        this.endWith(conn, http.statusOnly(503, 'server_busy'));
+      } else {
+        this.fatal(conn, new ProtocolError('server_busy', `connection limit reached (max_connections ${this.config.max_connections})`));
+      }
+      return;
+    }
+    if (mode === 'http') return;
+    if (mode === 'text') {
+      this.send(conn, { type: 'notice', text: `welcome to ${this.config.server_name} ${VERSION}, you are ${conn.nick}; ${TEXT_HELP}` });
+    }
+    conn.announced = true;
+    this.pipeline.connected(conn);
+  }
+
+  // ---------------------------------------------------------------- inbound
+
+  private onFrame(conn: Connection, flags: number, body: Buffer): void {
+    const t0 = performance.now();
+    if (flags & 0xfc) return this.fatal(conn, new ProtocolError('bad_frame', `reserved flag bits set (0x${flags.toString(16)})`));
+    const codec = flags & 0x03;
+    if (codec !== 0) {
+      // Only codecs agreed in welcome may be used (PROTOCOL.md §2); the baseline agrees none.
+      const name = codec === 1 ? 'lz4' : codec === 2 ? 'zstd' : 'reserved';
+      return this.fatal(conn, new ProtocolError('bad_frame', `codec ${name} (flags ${codec}) was not agreed in welcome`));
+    }
+    this.onBody(conn, body, t0);
+  }
+
+  private onJsonLine(conn: Connection, line: Buffer): void {
+    for (let i = 0; i < line.length; i++) {
+      const b = line[i];
+      if (b !== 0x20 && b !== 0x09) return this.onBody(conn, line, performance.now());
+    }
+    // Blank lines are ignored (PROTOCOL.md §4).
+  }
+
+  private onBody(conn: Connection, body: Buffer, t0: number): void {
+    let env: Envelope;
+    try {
+      env = decodeEnvelope(body, this.services.scanner);
+    } catch (err) {
+      return this.replyError(conn, err, undefined);
+    }
+    this.services.monitor.recordInbound();
+    conn.envelopes++;
+    this.dispatch(conn, env, t0);
+  }
+
+  private onTextLine(conn: Connection, line: Buffer): void {
+    const t0 = performance.now();
+    const text = line.toString('utf8'); // invalid UTF-8 becomes U+FFFD (PROTOCOL.md §5)
+    const cmd = parseTextLine(text, conn.currentRoom);
+    switch (cmd.kind) {
+      case 'none':
+        return;
+      case 'quit':
+        return this.endWith(conn, Buffer.from('* bye\n'));
+      case 'error':
+        return this.sendError(conn, cmd.code, cmd.message);
+      case 'nick':
+        if (!NICK_RE.test(cmd.nick) || GUEST_RE.test(cmd.nick)) {
+          return this.sendError(conn, 'bad_request', `nick must match ${NICK_RE.source} and not guest-<n>`);
+        }
+        conn.nick = cmd.nick;
+        conn.guest = false;
+        return this.send(conn, { type: 'notice', text: `you are now ${cmd.nick}` });
+      case 'envelope': {
+        const env = cmd.envelope;
+        if (env.type === 'send_chat' && Buffer.byteLength(text, 'utf8') > this.config.max_text_bytes) {
+          return this.sendError(conn, 'bad_request', `line exceeds max_text_bytes (${this.config.max_text_bytes})`);
+        }
+        this.services.monitor.recordInbound();
+        conn.envelopes++;
+        this.dispatch(conn, env, t0);
+      }
+    }
+  }
+
+  /** Runs one envelope through the chain, keeping per-connection order across async plugins. */
+  private dispatch(conn: Connection, env: Envelope, t0: number): void {
+    if (conn.busy) {
+      conn.backlog.push({ envelope: env, t0 });
+      if (conn.backlog.length >= BACKLOG_PAUSE) conn.socket.pause();
+      return;
+    }
+    let result: void | Promise<void>;
+    try {
+      result = this.pipeline.handle(conn, env);
+    } catch (err) {
+      this.replyError(conn, err, env);
+      this.services.monitor.recordLatency(performance.now() - t0);
+      return;
+    }
+    if (!result) {
+      this.services.monitor.recordLatency(performance.now() - t0);
+      return;
+    }
+    conn.busy = true;
+    result
+      .catch((err: unknown) => this.replyError(conn, err, env))
+      .finally(() => {
+        this.services.monitor.recordLatency(performance.now() - t0);
+        conn.busy = false;
+        this.drainBacklog(conn);
+      });
+  }
+
+  private drainBacklog(conn: Connection): void {
+    while (!conn.busy && conn.backlog.length > 0 && !conn.closing) {
+      const next = conn.backlog.shift()!;
+      this.dispatch(conn, next.envelope, next.t0);
+    }
+    if (conn.backlog.length < BACKLOG_PAUSE && conn.socket.isPaused()) conn.socket.resume();
+  }
+
+  /** The core's own types (PROTOCOL.md §3): hello, ping, pong; everything else is unknown_type. */
+  private coreHandle(conn: Connection, env: Envelope): void {
+    switch (env.type) {
+      case 'hello':
+        return this.hello(conn, env);
+      case 'ping':
+        return this.send(conn, env.t === undefined ? { type: 'pong' } : { type: 'pong', t: env.t });
+      case 'pong':
+        return; // liveness is any inbound bytes; nothing else to do
+      default:
+        throw new ProtocolError('unknown_type', `no handler for type ${JSON.stringify(env.type).slice(0, 80)}`);
+    }
+  }
+
+  private hello(conn: Connection, env: Envelope): void {
+    if (conn.envelopes !== 1) {
+      throw new ProtocolError('bad_request', 'hello may come only once, as the first envelope');
+    }
+    const { nick, echo, codecs, token } = env;
+    if (nick !== undefined && (typeof nick !== 'string' || !NICK_RE.test(nick) || GUEST_RE.test(nick))) {
+      throw new ProtocolError('bad_request', `nick must match ${NICK_RE.source} and not guest-<n>`);
+    }
+    if (echo !== undefined && typeof echo !== 'boolean') throw new ProtocolError('bad_request', 'echo must be a boolean');
+    if (token !== undefined && typeof token !== 'string') throw new ProtocolError('bad_request', 'token must be a string');
+    if (codecs !== undefined && (!Array.isArray(codecs) || codecs.some((c) => typeof c !== 'string'))) {
+      throw new ProtocolError('bad_request', 'codecs must be an array of strings');
+    }
+    if (typeof nick === 'string') {
+      conn.nick = nick;
+      conn.guest = false;
+    }
+    conn.echo = echo === true;
+    // welcome.codecs: the client's list filtered to ours, in its order (PROTOCOL.md §2); none in json-lines (§4).
+    const enabled = this.services.compression.codecs;
+    conn.codecs =
+      conn.mode === 'binary' ? [...new Set((codecs ?? []) as string[])].filter((c): c is CodecName => enabled.includes(c as CodecName)) : [];
+    const welcome: Envelope = {
+      type: 'welcome',
+      session: conn.session,
+      nick: conn.nick,
+      codecs: conn.codecs,
+      heartbeat_ms: this.config.heartbeat_ms,
+      max_frame_bytes: this.config.max_frame_bytes,
+      server: { name: this.config.server_name, version: VERSION },
+    };
+    if (conn.mode === 'json') delete welcome.codecs;
+    this.send(conn, welcome);
+  }
+
+  // ---------------------------------------------------------------- outbound
+
+  /** Encodes one envelope for `conn`'s mode and writes it. */
+  send(conn: Connection, env: Envelope): void {
+    if (conn.closing) return;
+    let buf: Buffer;
+    if (conn.mode === 'binary') buf = encodeFrame(JSON.stringify(env), this.alloc);
+    else if (conn.mode === 'json') buf = encodeLine(JSON.stringify(env), this.alloc);
+    else if (conn.mode === 'text') {
+      // `/join` makes the room current, `/leave` clears it (PROTOCOL.md §5).
+      if (env.type === 'joined') conn.currentRoom = env.room as string;
+      else if (env.type === 'left' && conn.currentRoom === env.room) conn.currentRoom = null;
+      const line = renderText(env);
+      if (line === null) return;
+      buf = Buffer.from(`${line}\n`, 'utf8');
+    } else return;
+    if (env.type === 'chat') this.services.monitor.recordDeliveries(1);
+    this.write(conn, buf);
+  }
+
+  /**
+   * Fan-out: the envelope is serialised once and encoded at most once per
+   * wire format; every recipient of a format gets the same Buffer.
+   */
+  broadcast(room: string, env: Envelope, options?: BroadcastOptions): number {
+    const members = this.rooms.members(room);
+    if (members.size === 0) return 0;
+    const json = JSON.stringify(env);
+    let bin: Buffer | undefined, line: Buffer | undefined, text: Buffer | null | undefined;
+    const deliver = (m: Connection): boolean => {
+      if (m.closing) return false;
+      let buf: Buffer | null;
+      switch (m.mode) {
+        case 'binary':
+          buf = bin ??= encodeFrame(json, this.alloc);
+          break;
+        case 'json':
+          buf = line ??= encodeLine(json, this.alloc);
+          break;
+        default: {
+          if (text === undefined) {
+            const t = renderText(env);
+            text = t === null ? null : Buffer.from(`${t}\n`, 'utf8');
+          }
+          buf = text;
+        }
+      }
+      if (buf === null) return false;
+      this.write(m, buf);
+      return true;
+    };
+    const n = this.services.broadcaster.fanOut(members as ReadonlySet<Connection>, (options?.except as Connection) ?? null, deliver);
+    if (env.type === 'chat') this.services.monitor.recordDeliveries(n);
+    return n;
+  }
+
+  /** Writes through the async-I/O service; past `max_outbound_bytes` the client is a slow consumer. */
+  private write(conn: Connection, buf: Buffer): void {
+    const { writer } = this.services;
+    writer.write(conn.socket, buf);
+    if (writer.pending(conn.socket) > this.config.max_outbound_bytes) {
+      this.fatal(conn, new ProtocolError('slow_consumer', `more than max_outbound_bytes (${this.config.max_outbound_bytes}) queued unread`));
+    }
+  }
+
+  /** Sends an `error` envelope; a fatal code closes the connection (PROTOCOL.md §3). */
+  sendError(conn: Connection, code: WireErrorCode, message: string, ref?: string): void {
+    if (WIRE_ERRORS[code]) return this.fatal(conn, new ProtocolError(code, message));
+    const env: Envelope = { type: 'error', code, message, fatal: false };
+    if (ref !== undefined) env.ref = ref;
+    this.services.monitor.recordError(code);
+    this.send(conn, env);
+  }
+
+  private replyError(conn: Connection, err: unknown, env: Envelope | undefined): void {
+    if (!(err instanceof ProtocolError)) {
+      this.logger.error({ err, type: env?.type }, 'core handler failed');
+      err = new ProtocolError('internal_error', 'the server failed to handle this envelope', { cause: err });
+    }
+    const pe = err as ProtocolError;
+    const ref = env === undefined ? undefined : typeof env.id === 'string' ? env.id : env.type;
+    if (pe.fatal) return this.fatal(conn, pe);
+    this.sendError(conn, pe.code, pe.message, ref);
+  }
+
+  /**
+   * Fatal error (PROTOCOL.md §3): stop reading, write the error, send FIN,
+   * destroy within 1 s.
+   */
+  private fatal(conn: Connection, err: ProtocolError): void {
+    if (conn.closing) return;
+    conn.parser?.stop();
+    conn.splitter?.stop();
+    this.services.monitor.recordError(err.code);
+    this.logger.debug({ conn: conn.id, code: err.code, msg: err.message }, 'fatal error, closing');
+    if (conn.mode === 'http') return this.endWith(conn, http.statusOnly(400, err.code));
+    this.send(conn, { type: 'error', code: err.code, message: err.message, fatal: true });
+    this.endWith(conn, null);
+  }
+
+  /** Writes `last` (if any), half-closes, and destroys the socket after FATAL_DESTROY_MS. */
+  private endWith(conn: Connection, last: Buffer | null): void {
+    conn.closing = true;
+    conn.socket.pause();
+    if (last) conn.socket.end(last);
+    else conn.socket.end();
+    setTimeout(() => conn.socket.destroy(), FATAL_DESTROY_MS).unref();
+  }
+
+  // ---------------------------------------------------------------- HTTP
+
+  private onHttpData(conn: Connection, chunk: Buffer): void {
+    const buf = conn.detectBuf ? Buffer.concat([conn.detectBuf, chunk]) : chunk;
+    const head = http.readHead(buf);
+    if (head === null) {
+      conn.detectBuf = Buffer.from(buf);
+      return;
+    }
+    conn.detectBuf = null;
+    conn.closing = true;
+    conn.socket.pause();
+    if (head === 'too_large') return this.endWith(conn, http.statusOnly(431, 'head_too_large'));
+    const isHead = head.startsWith('HEAD ');
+    http
+      .route(head, {
+        stats: () => this.stats(),
+        metrics: async () => ({ contentType: this.services.monitor.metricsContentType, body: await this.services.monitor.metrics() }),
+        draining: () => this.isDraining,
+      })
+      .then(
+        (res) => this.endWith(conn, http.serialize(res, isHead)),
+        (err: unknown) => {
+          this.logger.error({ err }, 'http route failed');
+          conn.socket.destroy();
+        },
+      );
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  /** 'close' of a socket: leave rooms, tell plugins, free the slot. */
+  onClose(conn: Connection): void {
+    this.sockets.delete(conn.socket);
+    conn.closing = true;
+    if (conn.announced) {
+      conn.announced = false;
+      this.pipeline.disconnected(conn);
+    }
+    for (const room of [...conn.rooms]) this.rooms.leave(room, conn);
+    if (!conn.refused) this.services.pool.remove(conn);
+  }
+
+  /**
+   * The one periodic sweep (PROTOCOL.md §3 heartbeats, §5 and §6 limits):
+   * pings binary / json-lines clients after `heartbeat_ms` of silence and
+   * closes them after 2x; closes text clients after `text_idle_ms`, HTTP
+   * heads after 5 s, and undecided connections after `text_idle_ms`.
+   */
+  private sweep(): void {
+    const now = Date.now();
+    const hb = this.config.heartbeat_ms;
+    for (const socket of this.sockets) {
+      const conn = socket[kConnection]!;
+      if (conn.closing) continue;
+      const silent = now - conn.lastInboundMs;
+      if (!conn.detected || conn.mode === 'text') {
+        if (silent > this.config.text_idle_ms) {
+          if (conn.detected) this.fatal(conn, new ProtocolError('idle_timeout', `no input for ${this.config.text_idle_ms} ms`));
+          else socket.destroy();
+        }
+      } else if (conn.mode === 'http') {
+        if (now - conn.connectedMs > http.HEAD_TIMEOUT_MS) socket.destroy();
+      } else if (silent >= 2 * hb) {
+        this.fatal(conn, new ProtocolError('idle_timeout', `no inbound bytes for ${2 * hb} ms`));
+      } else if (silent >= hb && conn.pingSentMs === 0) {
+        conn.pingSentMs = now;
+        this.send(conn, { type: 'ping', t: now });
+      }
+    }
+  }
+
+  /**
+   * Graceful shutdown: stop accepting, `/health` answers 503, `shutdown`
+   * to every chat client (reconnect_ms spread over `shutdown_jitter_ms`),
+   * flush and close; sockets still open after `shutdown_timeout_ms` are
+   * destroyed. Idempotent.
+   */
+  close(): Promise<void> {
+    this.closed ??= this.doClose();
+    return this.closed;
+  }
+
+  private async doClose(): Promise<void> {
+    this.isDraining = true;
+    this.logger.info({ connections: this.sockets.size }, 'draining');
+    const listenerClosed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    const jitter = this.config.shutdown_jitter_ms;
+    for (const socket of this.sockets) {
+      const conn = socket[kConnection]!;
+      if (conn.closing || conn.mode === 'http') continue;
+      if (!conn.detected) {
+        socket.destroy();
+        continue;
+      }
+      this.send(conn, { type: 'shutdown', reconnect_ms: Math.floor(Math.random() * (jitter + 1)) });
+      this.services.writer.flush(socket);
+      conn.parser?.stop();
+      conn.splitter?.stop();
+      conn.closing = true;
+      socket.end();
+    }
+    const deadline = Date.now() + this.config.shutdown_timeout_ms;
+    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const socket of this.sockets) socket.destroy();
+    if (this.sweepTimer) clearInterval(this.sweepTimer);
+    await this.pipeline.close();
+    await this.services.broadcaster.close();
+    await listenerClosed;
+    this.logger.info('stopped');
+  }
+}

@@ -1,0 +1,115 @@
+/**
+ * What a room remembers (PROTOCOL.md §3 "Join, resume, dedup"): its seq
+ * counter, epoch, retained messages and dedup window. Lives from the room's
+ * first join until it has been empty for `room_idle_ms`.
+ */
+import { randomBytes } from 'node:crypto';
+import { CircularBuffer } from 'mnemonist';
+import type { Envelope } from '../../core/envelope.js';
+
+/** A repeated id is recognised for this long, ms (PROTOCOL.md §3). */
+export const DEDUP_TTL_MS = 5 * 60_000;
+/** ...and among the room's this many newest ids (PROTOCOL.md §3). */
+export const DEDUP_MAX_IDS = 10_000;
+
+/** A stored `chat` envelope. */
+export interface ChatEnvelope extends Envelope {
+  type: 'chat';
+  room: string;
+  seq: number;
+  id?: string;
+  from: string;
+  text: string;
+  ts: number;
+}
+
+/** The `ack` a sender got, kept to answer a duplicate with the original. */
+interface DedupEntry {
+  seq: number;
+  ts: number;
+}
+
+/** Result of an append. */
+export interface AppendResult {
+  seq: number;
+  ts: number;
+  /** True when (sender, id) was seen within the window: nothing was appended. */
+  duplicate: boolean;
+  /** The appended chat; null for a duplicate. */
+  message: ChatEnvelope | null;
+}
+
+/** One room's log. */
+export class RoomLog {
+  /** Names this seq stream; a new RoomLog for the same room has a new epoch. */
+  readonly epoch = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
+  /** Last assigned seq; 0 before the first message. */
+  seq = 0;
+  /** Date.now() when the room last became empty, or 0 while it has members. */
+  emptySince = 0;
+  private readonly history: CircularBuffer<ChatEnvelope>;
+  // Insertion-ordered Map: its first key is the oldest id, so trimming to the
+  // newest DEDUP_MAX_IDS is "delete the first key" (PROTOCOL.md §3 window).
+  private readonly dedup = new Map<string, DedupEntry>();
+
+  /**
+   * @param room the room's name
+   * @param retain messages kept for history and resume (`history_per_room`)
+   */
+  constructor(
+    readonly room: string,
+    retain: number,
+  ) {
+    this.history = new CircularBuffer<ChatEnvelope>(Array, retain);
+  }
+
+  /** Seq of the oldest retained message; seq + 1 when none is retained. */
+  get oldestSeq(): number {
+    return this.seq - this.history.size + 1;
+  }
+
+  /**
+   * Appends a chat, unless (dedupKey, id) repeats within the window.
+   * @param dedupKey the sender's identity (token subject, else nick at send time)
+   * @param now ms since the epoch
+   */
+  append(from: string, dedupKey: string, text: string, id: string | undefined, now: number): AppendResult {
+    const key = id === undefined ? null : `${dedupKey}\u0000${id}`;
+    if (key !== null) {
+      const hit = this.dedup.get(key);
+      if (hit && now - hit.ts < DEDUP_TTL_MS) return { seq: hit.seq, ts: hit.ts, duplicate: true, message: null };
+    }
+    const seq = ++this.seq;
+    const msg: ChatEnvelope = id === undefined
+      ? { type: 'chat', room: this.room, seq, from, text, ts: now }
+      : { type: 'chat', room: this.room, seq, id, from, text, ts: now };
+    this.history.push(msg);
+    if (key !== null) {
+      this.dedup.delete(key); // an expired entry is re-inserted as newest
+      this.dedup.set(key, { seq, ts: now });
+      if (this.dedup.size > DEDUP_MAX_IDS) this.dedup.delete(this.dedup.keys().next().value!);
+    }
+    return { seq, ts: now, duplicate: false, message: msg };
+  }
+
+  /**
+   * Retained messages with afterSeq < seq <= uptoSeq, ascending, at most `limit`.
+   * @param fromNewest take the newest `limit` of the range instead of the oldest
+   */
+  range(afterSeq: number, uptoSeq: number, limit: number, fromNewest = false): ChatEnvelope[] {
+    const lo = Math.max(afterSeq + 1, this.oldestSeq);
+    const hi = Math.min(uptoSeq, this.seq);
+    if (hi < lo) return [];
+    const first = fromNewest ? Math.max(lo, hi - limit + 1) : lo;
+    const last = fromNewest ? hi : Math.min(hi, lo + limit - 1);
+    const out: ChatEnvelope[] = [];
+    const base = this.oldestSeq;
+    for (let s = first; s <= last; s++) out.push(this.history.get(s - base)!);
+    return out;
+  }
+
+  /** True when every message with afterSeq < seq <= uptoSeq is still retained. */
+  covers(afterSeq: number, uptoSeq: number): boolean {
+    return afterSeq >= uptoSeq || afterSeq + 1 >= this.oldestSeq;
+  }
+}
