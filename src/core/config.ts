@@ -10,8 +10,10 @@ import { parse as parseDotenv } from 'dotenv';
 import { z } from 'zod';
 import { ConfigError } from './errors.js';
 
-const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
-const pct = () => z.coerce.number().min(0).max(100);
+// An empty value is an error, not 0 (z.coerce.number('') would be 0).
+const blankIsNaN = (v: unknown) => (typeof v === 'string' && v.trim() === '' ? Number.NaN : v);
+const int = (min: number, max: number) => z.preprocess(blankIsNaN, z.coerce.number().int().min(min).max(max));
+const pct = () => z.preprocess(blankIsNaN, z.coerce.number().min(0).max(100));
 const csv = () =>
   z
     .string()
@@ -117,8 +119,9 @@ export function configFrom(raw: ConfigInput): Config {
 
 /**
  * Loads the configuration the way `npm run tcpserver` does: `.env` (if it
- * exists), then the process environment on top (lower-case key, or the same
- * name in upper case).
+ * exists), then the process environment on top. In both, a key may be
+ * written in lower case or upper case (lower case wins). An empty value for a
+ * numeric key is an error, not zero.
  * @param envFile path of the dotenv file; a missing file is not an error
  * @param env the process environment
  * @throws ConfigError naming the offending key
@@ -132,7 +135,7 @@ export function loadConfig(envFile = '.env', env: NodeJS.ProcessEnv = process.en
   }
   const raw: Record<string, unknown> = {};
   for (const key of CONFIG_KEYS) {
-    const v = env[key] ?? env[key.toUpperCase()] ?? fileValues[key];
+    const v = env[key] ?? env[key.toUpperCase()] ?? fileValues[key] ?? fileValues[key.toUpperCase()];
     if (v !== undefined) raw[key] = v;
   }
   return configFrom(raw);

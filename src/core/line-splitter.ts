@@ -55,8 +55,14 @@ export class LineSplitter {
         const rest = chunk.length - off;
         if (rest === 0) return;
         this.pendingBytes += rest;
-        // +1: the pending bytes may still end with the `\r` of a `\r\n`.
-        if (this.pendingBytes > this.maxLineBytes + 1) return this.tooLarge();
+        // Over max is too large unless it is exactly max + a `\r` that may
+        // still be the start of a `\r\n` (not counted in the line).
+        if (
+          this.pendingBytes > this.maxLineBytes &&
+          (this.pendingBytes > this.maxLineBytes + 1 || chunk[chunk.length - 1] !== 0x0d)
+        ) {
+          return this.tooLarge();
+        }
         // Copy: a view would pin the whole socket chunk while the line grows.
         this.parts.push(Buffer.from(chunk.subarray(off)));
         return;

@@ -464,8 +464,6 @@ export class ChatServer {
    */
   private fatal(conn: Connection, err: ProtocolError): void {
     if (conn.closing) return;
-    conn.parser?.stop();
-    conn.splitter?.stop();
     this.services.monitor.recordError(err.code);
     this.logger.debug({ conn: conn.id, code: err.code, msg: err.message }, 'fatal error, closing');
     if (conn.mode === 'http') return this.endWith(conn, http.statusOnly(400, err.code));
@@ -476,6 +474,8 @@ export class ChatServer {
   /** Writes `last` (if any), half-closes, and destroys the socket after FATAL_DESTROY_MS. */
   private endWith(conn: Connection, last: Buffer | null): void {
     conn.closing = true;
+    conn.parser?.stop();
+    conn.splitter?.stop();
     conn.socket.pause();
     if (last) conn.socket.end(last);
     else conn.socket.end();

@@ -7,12 +7,14 @@ import { pathToFileURL } from 'node:url';
 import { PluginError } from '../core/errors.js';
 import type { MessageProcessor } from '../core/plugin.js';
 import { ChatRoomPlugin } from './chat-room/index.js';
+import { VoicePlugin } from './voice/index.js';
 
 export { ChatRoomPlugin } from './chat-room/index.js';
+export { VoicePlugin } from './voice/index.js';
 
 /** Fresh instances of the built-in plugins: chat rooms, then voice coordination. */
 export function builtinPlugins(): MessageProcessor[] {
-  return [new ChatRoomPlugin()];
+  return [new ChatRoomPlugin(), new VoicePlugin()];
 }
 
 /**

@@ -86,3 +86,18 @@ describe('two nc users', () => {
     expect(await u2.waitClose()).toBe(true);
   });
 });
+
+describe('text /quit', () => {
+  it('ignores lines that arrive after /quit in the same packet', async () => {
+    const u1 = await TextClient.connect(s.port);
+    const u2 = await TextClient.connect(s.port);
+    u1.line('/join quitroom');
+    await u1.expect(/^\* joined quitroom/);
+    u2.line('/join quitroom');
+    await u2.expect(/^\* joined quitroom/);
+    u1.raw('/quit\nsneaky\n');
+    expect(await u1.waitClose()).toBe(true);
+    expect(await u2.expect(/sneaky/, 300)).toBeNull();
+    u2.end();
+  });
+});
