@@ -1,43 +1,73 @@
 /**
- * ChatRoomPlugin: rooms, chat, history, presence (PROTOCOL.md §3).
+ * ChatRoomPlugin: rooms, chat, history, presence, resume (PROTOCOL.md §3).
  * Types: join_room, leave_room, send_chat, history, who, rooms.
  * Gated by the feature `chat`.
+ *
+ * The room log (seq, history, dedup) lives behind a RoomEngine. Live chats
+ * reach this server's members through the engine's subscription, so an
+ * engine shared by several servers fans out everywhere. A joiner receives
+ * `joined`, then the replay, then live chats with seq > joined.seq — live
+ * chats that arrive while an asynchronous engine is still answering the join
+ * are held for the joiner and released after its replay.
  */
-import { fitToFrame, optionalInt, optionalString, roomField, textField, type Envelope } from '../../core/envelope.js';
+import { fitToFrame, optionalInt, optionalString, roomField, type Envelope } from '../../core/envelope.js';
+import { textField } from '../../core/envelope.js';
 import { ProtocolError } from '../../core/errors.js';
 import type { ClientHandle, MessageProcessor, PluginApi, PluginContext } from '../../core/plugin.js';
-import { RoomLog } from './room-log.js';
+import { MemoryRoomEngine, type ChatEnvelope, type MaybePromise, type RoomEngine, type RoomListener } from './engine/index.js';
+
+export type { RoomEngine } from './engine/index.js';
 
 const TYPES = new Set(['join_room', 'leave_room', 'send_chat', 'history', 'who', 'rooms']);
 /** `history.limit` default and maximum (PROTOCOL.md §3). */
 const HISTORY_DEFAULT = 100;
 const HISTORY_MAX = 1000;
 
+/** Runs `f` on a value now, or when its promise settles. */
+function then<T, R>(v: MaybePromise<T>, f: (t: T) => MaybePromise<R>): MaybePromise<R> {
+  return v instanceof Promise ? v.then(f) : f(v);
+}
+
+/** This server's view of one room it subscribes to. */
+interface LocalRoom {
+  listener: RoomListener;
+  /** Clients whose join is in flight → live chats held for them. */
+  joining: Map<ClientHandle, ChatEnvelope[]>;
+}
+
+/** Options of ChatRoomPlugin. */
+export interface ChatRoomOptions {
+  /** The room engine; default: in-memory with `history_per_room` and `room_idle_ms`. */
+  engine?: RoomEngine;
+}
+
 /** Rooms and chat. One instance per server. */
 export class ChatRoomPlugin implements MessageProcessor {
   readonly name = 'chat-room';
   readonly feature = 'chat';
-  private readonly logs = new Map<string, RoomLog>();
-  private evictTimer: NodeJS.Timeout | null = null;
+  private engine: RoomEngine | null;
+  private readonly local = new Map<string, LocalRoom>();
   private api: PluginApi | null = null;
+
+  constructor(options: ChatRoomOptions = {}) {
+    this.engine = options.engine ?? null;
+  }
 
   canHandle(type: string): boolean {
     return TYPES.has(type);
   }
 
-  /** Number of rooms with a live log (members, or empty and not yet evicted). */
+  /** Rooms the engine holds (with members, or empty and not yet evicted). */
   get roomCount(): number {
-    return this.logs.size;
+    return this.engine?.size ?? 0;
   }
 
   init(api: PluginApi): void {
     this.api = api;
-    const idle = api.config.room_idle_ms;
-    this.evictTimer = setInterval(() => this.evict(Date.now()), Math.max(50, Math.min(idle / 2, 10_000)));
-    this.evictTimer.unref();
+    this.engine ??= new MemoryRoomEngine({ retain: api.config.history_per_room, idleMs: api.config.room_idle_ms });
   }
 
-  process(ctx: PluginContext, env: Envelope): void {
+  process(ctx: PluginContext, env: Envelope): MaybePromise<void> {
     switch (env.type) {
       case 'join_room':
         return this.join(ctx, env);
@@ -59,95 +89,124 @@ export class ChatRoomPlugin implements MessageProcessor {
   }
 
   close(): void {
-    if (this.evictTimer) clearInterval(this.evictTimer);
+    this.engine?.close();
+    this.local.clear();
   }
 
-  /** Drops logs of rooms empty for `room_idle_ms`; their next join starts a new epoch. */
-  evict(now: number): void {
-    const idle = this.api!.config.room_idle_ms;
-    for (const [room, log] of this.logs) {
-      if (log.emptySince !== 0 && now - log.emptySince >= idle) this.logs.delete(room);
-    }
-  }
-
-  private member(ctx: PluginContext, env: Envelope): RoomLog {
+  /** The room named in `env`, which the sender must be a member of. */
+  private memberRoom(ctx: PluginContext, env: Envelope): string {
     const room = roomField(env);
-    const log = this.logs.get(room);
-    if (!log || !ctx.rooms.isMember(room, ctx.client)) throw new ProtocolError('not_in_room', `not a member of ${room}`);
-    return log;
+    if (!ctx.rooms.isMember(room, ctx.client)) throw new ProtocolError('not_in_room', `not a member of ${room}`);
+    return room;
   }
 
-  private join(ctx: PluginContext, env: Envelope): void {
+  /** Subscribes to `room` when this server first needs it. */
+  private localRoom(room: string): LocalRoom {
+    let lr = this.local.get(room);
+    if (!lr) {
+      const api = this.api!;
+      const joining = new Map<ClientHandle, ChatEnvelope[]>();
+      const listener: RoomListener = (msg, origin) => {
+        // The sender gets its own chat (echo) after its ack, in sendChat.
+        api.broadcast(room, msg, { except: (origin as ClientHandle | undefined) ?? null });
+        for (const held of joining.values()) held.push(msg);
+      };
+      lr = { listener, joining };
+      this.local.set(room, lr);
+      this.engine!.subscribe(room, listener);
+    }
+    return lr;
+  }
+
+  /** Unsubscribes once no member and no joiner is left here. */
+  private releaseIfUnused(api: PluginApi, room: string): void {
+    const lr = this.local.get(room);
+    if (!lr || lr.joining.size > 0 || api.rooms.memberCount(room) > 0) return;
+    this.local.delete(room);
+    this.engine!.unsubscribe(room, lr.listener);
+  }
+
+  private join(ctx: PluginContext, env: Envelope): MaybePromise<void> {
     const room = roomField(env);
     const since = optionalInt(env, 'since_seq', 0, Number.MAX_SAFE_INTEGER);
     const epoch = env.epoch;
     if (epoch !== undefined && typeof epoch !== 'string') throw new ProtocolError('bad_request', 'epoch must be a string');
-    let log = this.logs.get(room);
-    if (!log) this.logs.set(room, (log = new RoomLog(room, ctx.config.history_per_room)));
-    if (ctx.rooms.join(room, ctx.client)) {
-      log.emptySince = 0;
-      ctx.broadcast(room, { type: 'member_joined', room, nick: ctx.client.nick }, { except: ctx.client });
-    }
-    const joined: Envelope = { type: 'joined', room, seq: log.seq, epoch: log.epoch, members: ctx.rooms.memberCount(room) };
-    if (since === undefined) return ctx.reply(joined);
-    // Resume (PROTOCOL.md §3): a different epoch replays nothing.
-    const sameStream = epoch === undefined || epoch === log.epoch;
-    joined.recovered = sameStream && log.covers(since, log.seq);
-    ctx.reply(joined);
-    if (!sameStream) return;
-    for (const msg of log.range(since, log.seq, Number.MAX_SAFE_INTEGER)) ctx.reply(msg);
+    const { client } = ctx;
+    const engine = this.engine!;
+    const lr = this.localRoom(room);
+    const already = ctx.rooms.isMember(room, client);
+    if (!already && !lr.joining.has(client)) lr.joining.set(client, []);
+    return then(engine.info(room), (info) => {
+      // A different epoch is another stream: nothing is replayed (PROTOCOL.md §3).
+      const sameStream = epoch === undefined || epoch === info.epoch;
+      const replay = since !== undefined && sameStream ? engine.range(room, since, info.lastSeq, Number.MAX_SAFE_INTEGER) : null;
+      return then(replay, (r) => {
+        const held = lr.joining.get(client) ?? [];
+        lr.joining.delete(client);
+        if (client.closing) return this.releaseIfUnused(ctx, room);
+        if (!already && ctx.rooms.join(room, client)) {
+          ctx.broadcast(room, { type: 'member_joined', room, nick: client.nick }, { except: client });
+        }
+        const joined: Envelope = { type: 'joined', room, seq: info.lastSeq, epoch: info.epoch, members: ctx.rooms.memberCount(room) };
+        if (since !== undefined) joined.recovered = r !== null && r.recovered;
+        ctx.reply(joined);
+        for (const msg of r?.messages ?? []) ctx.reply(msg);
+        for (const msg of held) if (msg.seq > info.lastSeq) ctx.reply(msg);
+      });
+    });
   }
 
   private leave(ctx: PluginContext, env: Envelope): void {
-    const log = this.member(ctx, env);
-    this.depart(ctx, log.room, ctx.client);
-    ctx.reply({ type: 'left', room: log.room });
+    const room = this.memberRoom(ctx, env);
+    this.depart(ctx, room, ctx.client);
+    ctx.reply({ type: 'left', room });
   }
 
   private depart(api: PluginApi, room: string, client: ClientHandle): void {
     if (!api.rooms.leave(room, client)) return;
     api.broadcast(room, { type: 'member_left', room, nick: client.nick });
-    const log = this.logs.get(room);
-    if (log && api.rooms.memberCount(room) === 0) log.emptySince = Date.now();
+    this.releaseIfUnused(api, room);
   }
 
-  private sendChat(ctx: PluginContext, env: Envelope): void {
-    const log = this.member(ctx, env);
+  private sendChat(ctx: PluginContext, env: Envelope): MaybePromise<void> {
+    const room = this.memberRoom(ctx, env);
     const text = textField(env, ctx.config.max_text_bytes);
     const id = optionalString(env, 'id', 64);
     const { client } = ctx;
-    const r = log.append(client.nick, client.nick, text, id, Date.now());
-    const ack: Envelope = { type: 'ack', room: log.room, seq: r.seq, ts: r.ts };
-    if (id !== undefined) ack.id = id;
-    if (r.duplicate) {
-      ack.duplicate = true;
-      return ctx.reply(ack);
-    }
-    ctx.metrics.recordMessage();
-    ctx.reply(ack);
-    ctx.broadcast(log.room, r.message!, { except: client.echo ? null : client });
+    const from = client.nick;
+    // The ack goes out only once the engine has the message in the room log (PROTOCOL.md §3).
+    return then(this.engine!.append(room, { from, dedupKey: from, text, id, origin: client }, Date.now()), (r) => {
+      const ack: Envelope = { type: 'ack', room, seq: r.seq, ts: r.ts };
+      if (id !== undefined) ack.id = id;
+      if (r.duplicate) {
+        ack.duplicate = true;
+        return ctx.reply(ack);
+      }
+      ctx.metrics.recordMessage();
+      ctx.reply(ack);
+      if (client.echo) {
+        const chat: Envelope = { type: 'chat', room, seq: r.seq, from, text, ts: r.ts };
+        if (id !== undefined) chat.id = id;
+        ctx.reply(chat);
+      }
+    });
   }
 
-  private history(ctx: PluginContext, env: Envelope): void {
-    const log = this.member(ctx, env);
+  private history(ctx: PluginContext, env: Envelope): MaybePromise<void> {
+    const room = this.memberRoom(ctx, env);
     const since = optionalInt(env, 'since_seq', 0, Number.MAX_SAFE_INTEGER);
     const limit = optionalInt(env, 'limit', 1, HISTORY_MAX) ?? HISTORY_DEFAULT;
-    let messages, recovered;
-    if (since === undefined) {
-      messages = log.range(0, log.seq, limit, true);
-      recovered = log.covers(Math.max(0, log.seq - limit), log.seq);
-    } else {
-      messages = log.range(since, log.seq, limit);
-      recovered = log.covers(since, Math.min(log.seq, since + limit));
-    }
-    const base = { type: 'history', room: log.room, epoch: log.epoch, recovered };
-    ctx.reply(fitToFrame(base, 'messages', messages, ctx.config.max_frame_bytes));
+    // Without since_seq: the newest `limit`; with it: the oldest `limit` after it (PROTOCOL.md §3).
+    return then(this.engine!.range(room, since ?? 0, Number.MAX_SAFE_INTEGER, limit, since === undefined), (r) => {
+      const base = { type: 'history', room, epoch: r.epoch, recovered: r.recovered };
+      ctx.reply(fitToFrame(base, 'messages', r.messages, ctx.config.max_frame_bytes));
+    });
   }
 
   private who(ctx: PluginContext, env: Envelope): void {
-    const log = this.member(ctx, env);
-    const nicks = [...new Set([...ctx.rooms.members(log.room)].map((m) => m.nick))];
-    ctx.reply(fitToFrame({ type: 'members', room: log.room }, 'nicks', nicks, ctx.config.max_frame_bytes));
+    const room = this.memberRoom(ctx, env);
+    const nicks = [...new Set([...ctx.rooms.members(room)].map((m) => m.nick))];
+    ctx.reply(fitToFrame({ type: 'members', room }, 'nicks', nicks, ctx.config.max_frame_bytes));
   }
 
   private roomList(ctx: PluginContext): void {

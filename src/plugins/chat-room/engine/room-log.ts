@@ -5,23 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import { CircularBuffer } from 'mnemonist';
-import type { Envelope } from '../../core/envelope.js';
+import type { ChatEnvelope } from './contract.js';
 
 /** A repeated id is recognised for this long, ms (PROTOCOL.md §3). */
 export const DEDUP_TTL_MS = 5 * 60_000;
 /** ...and among the room's this many newest ids (PROTOCOL.md §3). */
 export const DEDUP_MAX_IDS = 10_000;
-
-/** A stored `chat` envelope. */
-export interface ChatEnvelope extends Envelope {
-  type: 'chat';
-  room: string;
-  seq: number;
-  id?: string;
-  from: string;
-  text: string;
-  ts: number;
-}
 
 /** The `ack` a sender got, kept to answer a duplicate with the original. */
 interface DedupEntry {
@@ -29,8 +18,8 @@ interface DedupEntry {
   ts: number;
 }
 
-/** Result of an append. */
-export interface AppendResult {
+/** Result of RoomLog.append. */
+export interface LogAppendResult {
   seq: number;
   ts: number;
   /** True when (sender, id) was seen within the window: nothing was appended. */
@@ -45,8 +34,6 @@ export class RoomLog {
   readonly epoch = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   /** Last assigned seq; 0 before the first message. */
   seq = 0;
-  /** Date.now() when the room last became empty, or 0 while it has members. */
-  emptySince = 0;
   private readonly history: CircularBuffer<ChatEnvelope>;
   // Insertion-ordered Map: its first key is the oldest id, so trimming to the
   // newest DEDUP_MAX_IDS is "delete the first key" (PROTOCOL.md §3 window).
@@ -73,7 +60,7 @@ export class RoomLog {
    * @param dedupKey the sender's identity (token subject, else nick at send time)
    * @param now ms since the epoch
    */
-  append(from: string, dedupKey: string, text: string, id: string | undefined, now: number): AppendResult {
+  append(from: string, dedupKey: string, text: string, id: string | undefined, now: number): LogAppendResult {
     const key = id === undefined ? null : `${dedupKey}\u0000${id}`;
     if (key !== null) {
       const hit = this.dedup.get(key);
