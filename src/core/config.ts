@@ -47,12 +47,30 @@ export const configSchema = z.object({
   max_connections: int(1, 1_000_000).default(10_000),
   /** Outbound bytes queued for one connection before it is a slow consumer (fatal `slow_consumer`). */
   max_outbound_bytes: int(1024, 1 << 30).default(4 * 1024 * 1024),
+  /** Most open connections from one remote address; one more gets fatal `server_busy`. */
+  max_connections_per_ip: int(1, 1_000_000).default(1000),
+  /** What happens past `max_outbound_bytes`: `disconnect` (fatal `slow_consumer`) or `drop` (chat frames dropped, then a `gap` envelope). */
+  slow_consumer_policy: z.enum(['disconnect', 'drop']).default('disconnect'),
+  /** Sustained inbound envelopes per second per connection (token bucket refill); over it: `rate_limited`. */
+  rate_msgs_per_sec: z.preprocess(blankIsNaN, z.coerce.number().positive().max(1_000_000)).default(200),
+  /** Token bucket size: envelopes a connection may send in a burst. */
+  rate_burst: int(1, 1_000_000).default(400),
+  /** Non-fatal error replies one connection may earn within 10 s before it is closed (`too_many_errors`); PROTOCOL.md §3 asks for at least 10. */
+  error_budget: int(10, 1_000_000).default(20),
+  /** A frame or line that has started must complete within this many ms, else fatal `idle_timeout`. */
+  frame_deadline_ms: int(100, 3600_000).default(10_000),
+  /** Deepest nesting of arrays / objects accepted in an envelope; deeper: `bad_request`. */
+  max_json_depth: int(2, 1000).default(16),
+  /** Most keys (all objects together) accepted in an envelope; more: `bad_request`. */
+  max_json_keys: int(8, 1_000_000).default(1000),
   /** Messages each room retains for `history` and resume (PROTOCOL.md §3). */
   history_per_room: int(1, 100_000).default(1000),
   /** How long an empty room keeps its seq, log and dedup window before eviction, ms. */
   room_idle_ms: int(0, 7 * 24 * 3600_000).default(300_000),
-  /** Silence after which the server pings a binary / json-lines client, ms; 2x this closes it (`idle_timeout`). */
+  /** Silence after which the server pings a binary / json-lines client, ms. */
   heartbeat_ms: int(100, 3600_000).default(30_000),
+  /** Inbound silence after which a binary / json-lines client is closed with `idle_timeout`, ms (PROTOCOL.md §3: 2 x heartbeat_ms). */
+  heartbeat_timeout_ms: int(200, 7200_000).default(60_000),
   /** Inbound silence after which a text-mode client is closed, ms (text mode has no pings, PROTOCOL.md §5). */
   text_idle_ms: int(1000, 24 * 3600_000).default(600_000),
   /** Longest a graceful shutdown may take before remaining sockets are destroyed, ms. */
@@ -111,6 +129,9 @@ export function configFrom(raw: ConfigInput): Config {
     throw new ConfigError(String(issue.path[0] ?? '?'), issue.message);
   }
   const cfg = parsed.data;
+  if (cfg.heartbeat_timeout_ms <= cfg.heartbeat_ms) {
+    throw new ConfigError('heartbeat_timeout_ms', `must exceed heartbeat_ms (${cfg.heartbeat_ms})`);
+  }
   if (cfg.max_text_bytes > cfg.max_frame_bytes) {
     throw new ConfigError('max_text_bytes', `must not exceed max_frame_bytes (${cfg.max_frame_bytes})`);
   }

@@ -62,16 +62,31 @@ export class Connection implements ClientHandle {
   busy = false;
   /** Envelopes that arrived while busy, handled in order afterwards. */
   readonly backlog: Pending[] = [];
+  /** Token bucket: envelopes the client may still send now (rate_msgs_per_sec, rate_burst). */
+  tokens: number;
+  /** Date.now() of the last refill. */
+  tokensAtMs = Date.now();
+  /** Start of the current 10-s error-budget window, ms. */
+  errorWindowMs = 0;
+  /** Non-fatal errors in the current window. */
+  errorCount = 0;
+  /** Date.now() when the unfinished frame / line began, or 0 (frame_deadline_ms). */
+  midFrameSinceMs = 0;
+  /** Slow-consumer policy `drop`: room → the seq range dropped for this client, sent as `gap` once it drains. */
+  gaps: Map<string, { from: number; to: number }> | null = null;
   readonly remoteAddress: string;
 
   /**
    * @param id unique per process
    * @param socket the TCP socket
+   * @param burst initial tokens (config rate_burst)
    */
   constructor(
     readonly id: number,
     readonly socket: ServerSocket,
+    burst: number,
   ) {
+    this.tokens = burst;
     this.nick = `guest-${id}`;
     this.remoteAddress = socket.remoteAddress ?? '';
   }

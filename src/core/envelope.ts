@@ -19,12 +19,46 @@ export const NICK_RE = /^[A-Za-z0-9_.-]{1,32}$/;
 /** Nicks a client may not claim in `hello` (PROTOCOL.md §3). */
 export const GUEST_RE = /^guest-\d+$/;
 
+/** Bounds on the shape of a decoded envelope. */
+export interface ShapeLimits {
+  /** Deepest nesting of arrays / objects; the envelope itself is depth 1 (config max_json_depth). */
+  maxDepth: number;
+  /** Most keys over all objects together (config max_json_keys). */
+  maxKeys: number;
+}
+
+const NO_LIMITS: ShapeLimits = { maxDepth: Infinity, maxKeys: Infinity };
+
+/**
+ * Checks nesting depth and key count without recursion.
+ * @throws ProtocolError bad_request past either bound
+ */
+function checkShape(root: object, limits: ShapeLimits): void {
+  let keys = 0;
+  const stack: unknown[] = [root, 1];
+  while (stack.length > 0) {
+    const depth = stack.pop() as number;
+    const v = stack.pop() as object;
+    if (depth > limits.maxDepth) throw new ProtocolError('bad_request', `envelope nests deeper than ${limits.maxDepth}`);
+    if (Array.isArray(v)) {
+      for (const e of v) if (e !== null && typeof e === 'object') stack.push(e, depth + 1);
+    } else {
+      for (const k in v) {
+        if (++keys > limits.maxKeys) throw new ProtocolError('bad_request', `envelope has more than ${limits.maxKeys} keys`);
+        const e = (v as Record<string, unknown>)[k];
+        if (e !== null && typeof e === 'object') stack.push(e, depth + 1);
+      }
+    }
+  }
+}
+
 /**
  * Decodes one body or line into an envelope.
+ * @param limits nesting and key bounds (default: none)
  * @throws ProtocolError `bad_json` (not UTF-8, not JSON, not an object) or
- *   `bad_request` (no string `type`) — PROTOCOL.md §3
+ *   `bad_request` (no string `type`, too deep, too many keys) — PROTOCOL.md §3
  */
-export function decodeEnvelope(body: Buffer, scanner: FrameScanner): Envelope {
+export function decodeEnvelope(body: Buffer, scanner: FrameScanner, limits: ShapeLimits = NO_LIMITS): Envelope {
   if (!scanner.isUtf8(body)) throw new ProtocolError('bad_json', 'body is not valid UTF-8');
   let value: unknown;
   try {
@@ -35,6 +69,7 @@ export function decodeEnvelope(body: Buffer, scanner: FrameScanner): Envelope {
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ProtocolError('bad_json', 'body is not a JSON object');
   }
+  checkShape(value, limits);
   if (typeof (value as Envelope).type !== 'string') throw new ProtocolError('bad_request', 'missing or non-string field: type');
   return value as Envelope;
 }

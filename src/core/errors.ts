@@ -24,6 +24,8 @@ export const WIRE_ERRORS = {
   idle_timeout: true,
   /** A plugin threw something that was not a ProtocolError. Extension. */
   internal_error: false,
+  /** More than `error_budget` non-fatal errors within 10 s (PROTOCOL.md §3 allows closing). Extension. */
+  too_many_errors: true,
 } as const satisfies Record<string, boolean>;
 
 /** One of the wire error codes (PROTOCOL.md §3). */

@@ -44,7 +44,7 @@ export function createServices<C extends Pooled>(config: Config, gauges: GaugeSo
     writer: createOutboundWriter(config.service_io),
     scanner: createFrameScanner(config.service_scan),
     compression: createCompression(config.service_compression),
-    pool: createConnectionPool<C>(config.service_pool, config.max_connections, stores<number, C>()),
+    pool: createConnectionPool<C>(config.service_pool, config.max_connections, config.max_connections_per_ip, stores<number, C>()),
     monitor: createPerformanceMonitor(config.service_monitor, gauges),
     buffers: createBufferPool(config.service_memory),
     broadcaster: createBroadcaster(config.service_broadcast),

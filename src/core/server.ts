@@ -23,8 +23,10 @@ import { parseTextLine, renderText, TEXT_HELP } from './text-mode.js';
 import type { CodecName } from '../services/compression/index.js';
 import { VERSION } from '../version.js';
 
-/** Period of the one sweep that runs heartbeats and idle limits, ms. */
-const SWEEP_MS = 1000;
+/** Longest period of the one sweep that runs heartbeats, idle limits and deadlines, ms (a quarter of heartbeat_ms when shorter). */
+const SWEEP_MAX_MS = 1000;
+/** The error budget's window, ms (PROTOCOL.md §3: at least 10 errors within 10 s). */
+const ERROR_WINDOW_MS = 10_000;
 /** Backlog length at which a client's socket is paused until an async plugin catches up. */
 const BACKLOG_PAUSE = 64;
 /** A fatal close destroys the socket this long after the error is written, ms (PROTOCOL.md §3). */
@@ -45,9 +47,17 @@ function socketOnData(this: ServerSocket, chunk: Buffer): void {
 function socketOnClose(this: ServerSocket): void {
   servers.get(this)?.onClose(this[kConnection]!);
 }
+function socketOnDrain(this: ServerSocket): void {
+  servers.get(this)?.onDrain(this[kConnection]!);
+}
 function socketOnError(this: ServerSocket): void {
   // 'close' follows; resets by clients are routine.
 }
+/** `error.ref`: the request's `id` if it had one, else its `type` (PROTOCOL.md §3). */
+function refOf(env: Envelope): string {
+  return typeof env.id === 'string' ? env.id : env.type;
+}
+
 /** Socket → its server (a WeakMap keeps the socket's own shape untouched but for kConnection). */
 const servers = new WeakMap<net.Socket, ChatServer>();
 
@@ -67,6 +77,7 @@ export class ChatServer {
   private closed: Promise<void> | null = null;
   private readonly sockets = new Set<ServerSocket>();
   private readonly alloc: (size: number) => Buffer;
+  private readonly shape: { maxDepth: number; maxKeys: number };
 
   /**
    * @param config validated configuration
@@ -80,6 +91,7 @@ export class ChatServer {
       connections: () => this.services.pool.size,
       rooms: () => this.rooms.size,
     });
+    this.shape = { maxDepth: config.max_json_depth, maxKeys: config.max_json_keys };
     const buffers = this.services.buffers;
     this.alloc = (size) => buffers.alloc(size);
     this.rooms = new RoomRegistry<Connection>(this.services.stores);
@@ -128,7 +140,7 @@ export class ChatServer {
         resolve();
       });
     });
-    this.sweepTimer = setInterval(() => this.sweep(), SWEEP_MS);
+    this.sweepTimer = setInterval(() => this.sweep(), Math.max(25, Math.min(SWEEP_MAX_MS, Math.floor(this.config.heartbeat_ms / 4))));
     this.sweepTimer.unref();
     const addr = this.tcp.address() as net.AddressInfo;
     this.logger.info({ host: addr.address, port: addr.port }, 'listening');
@@ -149,13 +161,14 @@ export class ChatServer {
 
   private onConnection(raw: net.Socket): void {
     const socket = raw as ServerSocket;
-    const conn = new Connection(this.nextId++, socket);
+    const conn = new Connection(this.nextId++, socket, this.config.rate_burst);
     socket[kConnection] = conn;
     servers.set(socket, this);
     this.sockets.add(socket);
     socket.on('data', socketOnData);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
+    socket.on('drain', socketOnDrain);
     if (this.isDraining) {
       socket.destroy();
       return;
@@ -183,12 +196,14 @@ export class ChatServer {
     switch (conn.mode) {
       case 'binary':
         conn.parser!.push(chunk);
+        conn.midFrameSinceMs = conn.parser!.midFrame ? conn.midFrameSinceMs || conn.lastInboundMs : 0;
         break;
       case 'http':
         this.onHttpData(conn, chunk);
         break;
       default:
         conn.splitter!.push(chunk);
+        conn.midFrameSinceMs = conn.splitter!.buffered > 0 ? conn.midFrameSinceMs || conn.lastInboundMs : 0;
     }
   }
 
@@ -211,12 +226,14 @@ export class ChatServer {
       if (mode === 'http') {
         this.endWith(conn, http.statusOnly(503, 'server_busy'));
       } else {
-        this.fatal(conn, new ProtocolError('server_busy', `connection limit reached (max_connections ${this.config.max_connections})`));
+        this.fatal(conn, new ProtocolError('server_busy', `connection limit reached (max_connections ${this.config.max_connections}, max_connections_per_ip ${this.config.max_connections_per_ip})`));
       }
       return;
     }
     if (mode === 'http') return;
     if (mode === 'text') {
+      // Text mode has no pings (PROTOCOL.md §5): TCP keepalive finds dead peers.
+      conn.socket.setKeepAlive(true, this.config.heartbeat_ms);
       this.send(conn, { type: 'notice', text: `welcome to ${this.config.server_name} ${VERSION}, you are ${conn.nick}; ${TEXT_HELP}` });
     }
     conn.announced = true;
@@ -248,13 +265,29 @@ export class ChatServer {
   private onBody(conn: Connection, body: Buffer, t0: number): void {
     let env: Envelope;
     try {
-      env = decodeEnvelope(body, this.services.scanner);
+      env = decodeEnvelope(body, this.services.scanner, this.shape);
     } catch (err) {
       return this.replyError(conn, err, undefined);
     }
     this.services.monitor.recordInbound();
     conn.envelopes++;
+    if (env.type !== 'pong' && !this.takeToken(conn)) {
+      return this.sendError(conn, 'rate_limited', `over ${this.config.rate_msgs_per_sec} envelopes/s (burst ${this.config.rate_burst})`, refOf(env));
+    }
     this.dispatch(conn, env, t0);
+  }
+
+  /** Token bucket (rate_msgs_per_sec, rate_burst): true when the client may send one more envelope now. */
+  private takeToken(conn: Connection): boolean {
+    const now = conn.lastInboundMs;
+    const elapsed = now - conn.tokensAtMs;
+    if (elapsed > 0) {
+      conn.tokens = Math.min(this.config.rate_burst, conn.tokens + (elapsed * this.config.rate_msgs_per_sec) / 1000);
+      conn.tokensAtMs = now;
+    }
+    if (conn.tokens < 1) return false;
+    conn.tokens -= 1;
+    return true;
   }
 
   private onTextLine(conn: Connection, line: Buffer): void {
@@ -282,6 +315,9 @@ export class ChatServer {
         }
         this.services.monitor.recordInbound();
         conn.envelopes++;
+        if (!this.takeToken(conn)) {
+          return this.sendError(conn, 'rate_limited', `over ${this.config.rate_msgs_per_sec} lines/s (burst ${this.config.rate_burst})`);
+        }
         this.dispatch(conn, env, t0);
       }
     }
@@ -401,6 +437,7 @@ export class ChatServer {
     const members = this.rooms.members(room);
     if (members.size === 0) return 0;
     const json = JSON.stringify(env);
+    const isChat = env.type === 'chat';
     let bin: Buffer | undefined, line: Buffer | undefined, text: Buffer | null | undefined;
     const deliver = (m: Connection): boolean => {
       if (m.closing) return false;
@@ -421,30 +458,82 @@ export class ChatServer {
         }
       }
       if (buf === null) return false;
+      if (isChat) return this.writeChat(m, buf, env);
       this.write(m, buf);
       return true;
     };
     const n = this.services.broadcaster.fanOut(members as ReadonlySet<Connection>, (options?.except as Connection) ?? null, deliver);
-    if (env.type === 'chat') this.services.monitor.recordDeliveries(n);
+    if (isChat) this.services.monitor.recordDeliveries(n);
     return n;
   }
 
-  /** Writes through the async-I/O service; past `max_outbound_bytes` the client is a slow consumer. */
+  /**
+   * Writes through the async-I/O service. Past `max_outbound_bytes` queued
+   * (twice that under policy `drop`, where only chat frames are dropped) the
+   * client is a slow consumer and is closed: memory per client stays bounded.
+   */
   private write(conn: Connection, buf: Buffer): void {
     const { writer } = this.services;
     writer.write(conn.socket, buf);
-    if (writer.pending(conn.socket) > this.config.max_outbound_bytes) {
-      this.fatal(conn, new ProtocolError('slow_consumer', `more than max_outbound_bytes (${this.config.max_outbound_bytes}) queued unread`));
+    const limit = this.config.max_outbound_bytes * (this.config.slow_consumer_policy === 'drop' ? 2 : 1);
+    if (writer.pending(conn.socket) > limit) {
+      this.services.monitor.recordSlowConsumer();
+      this.fatal(conn, new ProtocolError('slow_consumer', `more than ${limit} bytes queued unread (max_outbound_bytes)`));
     }
+  }
+
+  /**
+   * A chat frame of a fan-out. Under policy `drop`, a client past
+   * `max_outbound_bytes` loses it (counted) and the room's dropped range
+   * grows; the room keeps dropping until the client drains and gets its
+   * `gap`, so each gap is one contiguous seq range.
+   * @returns true when written
+   */
+  private writeChat(conn: Connection, buf: Buffer, env: Envelope): boolean {
+    if (this.config.slow_consumer_policy === 'drop') {
+      const room = env.room as string;
+      const open = conn.gaps?.get(room);
+      if (open || this.services.writer.pending(conn.socket) > this.config.max_outbound_bytes) {
+        const seq = env.seq as number;
+        if (open) open.to = seq;
+        else (conn.gaps ??= new Map()).set(room, { from: seq, to: seq });
+        this.services.monitor.recordDropped(1);
+        return false;
+      }
+    }
+    this.write(conn, buf);
+    return true;
+  }
+
+  /** The socket's buffer emptied: a dropping client gets its `gap` envelopes (PROTOCOL.md §3). */
+  onDrain(conn: Connection): void {
+    if (!conn.gaps || conn.closing) return;
+    if (this.services.writer.pending(conn.socket) > this.config.max_outbound_bytes / 2) return;
+    const gaps = conn.gaps;
+    conn.gaps = null;
+    for (const [room, g] of gaps) this.send(conn, { type: 'gap', room, from_seq: g.from, to_seq: g.to });
   }
 
   /** Sends an `error` envelope; a fatal code closes the connection (PROTOCOL.md §3). */
   sendError(conn: Connection, code: WireErrorCode, message: string, ref?: string): void {
     if (WIRE_ERRORS[code]) return this.fatal(conn, new ProtocolError(code, message));
+    if (code !== 'rate_limited' && this.overErrorBudget(conn)) {
+      return this.fatal(conn, new ProtocolError('too_many_errors', `more than ${this.config.error_budget} errors within ${ERROR_WINDOW_MS} ms; last: ${code}`));
+    }
     const env: Envelope = { type: 'error', code, message, fatal: false };
     if (ref !== undefined) env.ref = ref;
     this.services.monitor.recordError(code);
     this.send(conn, env);
+  }
+
+  /** Counts one non-fatal error; true once the client is past `error_budget` within ERROR_WINDOW_MS. */
+  private overErrorBudget(conn: Connection): boolean {
+    const now = Date.now();
+    if (now - conn.errorWindowMs > ERROR_WINDOW_MS) {
+      conn.errorWindowMs = now;
+      conn.errorCount = 0;
+    }
+    return ++conn.errorCount > this.config.error_budget;
   }
 
   private replyError(conn: Connection, err: unknown, env: Envelope | undefined): void {
@@ -453,9 +542,8 @@ export class ChatServer {
       err = new ProtocolError('internal_error', 'the server failed to handle this envelope', { cause: err });
     }
     const pe = err as ProtocolError;
-    const ref = env === undefined ? undefined : typeof env.id === 'string' ? env.id : env.type;
     if (pe.fatal) return this.fatal(conn, pe);
-    this.sendError(conn, pe.code, pe.message, ref);
+    this.sendError(conn, pe.code, pe.message, env === undefined ? undefined : refOf(env));
   }
 
   /**
@@ -528,8 +616,10 @@ export class ChatServer {
   /**
    * The one periodic sweep (PROTOCOL.md §3 heartbeats, §5 and §6 limits):
    * pings binary / json-lines clients after `heartbeat_ms` of silence and
-   * closes them after 2x; closes text clients after `text_idle_ms`, HTTP
-   * heads after 5 s, and undecided connections after `text_idle_ms`.
+   * closes them after `heartbeat_timeout_ms`; closes text clients after
+   * `text_idle_ms`, HTTP heads after 5 s, undecided connections after
+   * `text_idle_ms`, and any frame or line started more than
+   * `frame_deadline_ms` ago; sends pending `gap`s of drained clients.
    */
   private sweep(): void {
     const now = Date.now();
@@ -538,6 +628,11 @@ export class ChatServer {
       const conn = socket[kConnection]!;
       if (conn.closing) continue;
       const silent = now - conn.lastInboundMs;
+      if (conn.gaps) this.onDrain(conn);
+      if (conn.midFrameSinceMs !== 0 && now - conn.midFrameSinceMs > this.config.frame_deadline_ms) {
+        this.fatal(conn, new ProtocolError('idle_timeout', `frame not completed within frame_deadline_ms (${this.config.frame_deadline_ms})`));
+        continue;
+      }
       if (!conn.detected || conn.mode === 'text') {
         if (silent > this.config.text_idle_ms) {
           if (conn.detected) this.fatal(conn, new ProtocolError('idle_timeout', `no input for ${this.config.text_idle_ms} ms`));
@@ -545,8 +640,8 @@ export class ChatServer {
         }
       } else if (conn.mode === 'http') {
         if (now - conn.connectedMs > http.HEAD_TIMEOUT_MS) socket.destroy();
-      } else if (silent >= 2 * hb) {
-        this.fatal(conn, new ProtocolError('idle_timeout', `no inbound bytes for ${2 * hb} ms`));
+      } else if (silent >= this.config.heartbeat_timeout_ms) {
+        this.fatal(conn, new ProtocolError('idle_timeout', `no inbound bytes for ${this.config.heartbeat_timeout_ms} ms`));
       } else if (silent >= hb && conn.pingSentMs === 0) {
         conn.pingSentMs = now;
         this.send(conn, { type: 'ping', t: now });

@@ -366,12 +366,25 @@ interface Conn extends Pooled {
   readonly id: number;
   readonly name: string;
 }
-const poolImpls: [string, (capacity: number) => ConnectionPool<Conn>][] = [
-  ['SimpleConnectionPool (baseline) over createMapStore', (cap) => new SimpleConnectionPool<Conn>(cap, createMapStore<number, Conn>())],
+const poolImpls: [string, (capacity: number, perAddress?: number) => ConnectionPool<Conn>][] = [
+  ['SimpleConnectionPool (baseline) over createMapStore', (cap, per) => new SimpleConnectionPool<Conn>(cap, createMapStore<number, Conn>(), per)],
 ];
 
 describe.each(poolImpls)('ConnectionPool: %s', (_name, make) => {
-  const conn = (id: number): Conn => ({ id, name: `c${id}` });
+  const conn = (id: number, remoteAddress = '127.0.0.1'): Conn => ({ id, name: `c${id}`, remoteAddress });
+
+  it('caps connections per remote address and frees the slot on remove', () => {
+    const p = make(10, 2);
+    expect(p.add(conn(1, '10.0.0.1'))).toBe(true);
+    expect(p.add(conn(2, '10.0.0.1'))).toBe(true);
+    expect(p.add(conn(3, '10.0.0.1'))).toBe(false);
+    expect(p.add(conn(4, '10.0.0.2'))).toBe(true);
+    expect(p.countFor('10.0.0.1')).toBe(2);
+    expect(p.remove(conn(1, '10.0.0.1'))).toBe(true);
+    expect(p.countFor('10.0.0.1')).toBe(1);
+    expect(p.add(conn(3, '10.0.0.1'))).toBe(true);
+    expect(p.size).toBe(3);
+  });
 
   it('refuses past capacity and never holds more', () => {
     const p = make(3);

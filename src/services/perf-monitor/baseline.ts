@@ -36,6 +36,8 @@ export class WindowedMonitor implements PerformanceMonitor {
   private deliveriesTotal = 0;
   private errorsTotal = 0;
   private pluginErrorsTotal = 0;
+  private droppedTotal = 0;
+  private slowConsumersTotal = 0;
   private readonly registry = new prom.Registry();
   private readonly promMessages: prom.Counter;
   private readonly promDeliveries: prom.Counter;
@@ -43,6 +45,8 @@ export class WindowedMonitor implements PerformanceMonitor {
   private readonly promErrors: prom.Counter<'code'>;
   private readonly promPluginErrors: prom.Counter<'plugin'>;
   private readonly promLatency: prom.Histogram;
+  private readonly promDropped: prom.Counter;
+  private readonly promSlow: prom.Counter;
   readonly metricsContentType: string;
 
   /** @param gauges live connection and room counts, read on each snapshot / scrape */
@@ -54,6 +58,8 @@ export class WindowedMonitor implements PerformanceMonitor {
     this.promInbound = new prom.Counter({ name: 'tcpserver_inbound_envelopes_total', help: 'Envelopes decoded from clients', registers });
     this.promErrors = new prom.Counter({ name: 'tcpserver_errors_total', help: 'Error envelopes sent, by wire code', labelNames: ['code'], registers });
     this.promPluginErrors = new prom.Counter({ name: 'tcpserver_plugin_errors_total', help: 'Exceptions thrown by plugins', labelNames: ['plugin'], registers });
+    this.promDropped = new prom.Counter({ name: 'tcpserver_dropped_frames_total', help: 'Chat frames dropped for slow consumers (policy drop)', registers });
+    this.promSlow = new prom.Counter({ name: 'tcpserver_slow_consumer_disconnects_total', help: 'Connections closed as slow consumers', registers });
     this.promLatency = new prom.Histogram({
       name: 'tcpserver_handle_latency_seconds',
       help: 'Frame received to last write issued',
@@ -101,6 +107,15 @@ export class WindowedMonitor implements PerformanceMonitor {
     this.promPluginErrors.inc({ plugin });
   }
 
+  recordDropped(n: number): void {
+    this.droppedTotal += n;
+    this.promDropped.inc(n);
+  }
+  recordSlowConsumer(): void {
+    this.slowConsumersTotal++;
+    this.promSlow.inc();
+  }
+
   snapshot(): StatsSnapshot {
     const nowMs = Date.now();
     const second = Math.floor(nowMs / 1000);
@@ -133,6 +148,8 @@ export class WindowedMonitor implements PerformanceMonitor {
       deliveries_total: this.deliveriesTotal,
       errors_total: this.errorsTotal,
       plugin_errors_total: this.pluginErrorsTotal,
+      dropped_total: this.droppedTotal,
+      slow_consumer_disconnects_total: this.slowConsumersTotal,
     };
   }
 

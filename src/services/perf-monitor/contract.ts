@@ -31,6 +31,10 @@ export interface StatsSnapshot {
   errors_total: number;
   /** Exceptions thrown by plugins since start. Addition. */
   plugin_errors_total: number;
+  /** Chat frames dropped for slow consumers (policy `drop`) since start. Addition. */
+  dropped_total: number;
+  /** Connections closed as slow consumers since start. Addition. */
+  slow_consumer_disconnects_total: number;
 }
 
 /** Live figures the core owns; the monitor reads them when asked. */
@@ -58,6 +62,10 @@ export interface PerformanceMonitor {
   recordLatency(ms: number): void;
   /** A plugin threw while handling an envelope. */
   recordPluginError(plugin: string): void;
+  /** `n` chat frames dropped for a slow consumer (policy `drop`). */
+  recordDropped(n: number): void;
+  /** One connection closed as a slow consumer. */
+  recordSlowConsumer(): void;
   /** The `/stats` document, built on request. */
   snapshot(): StatsSnapshot;
   /** Prometheus text exposition for `/metrics`. */
