@@ -69,8 +69,8 @@ export const configSchema = z.object({
   room_idle_ms: int(0, 7 * 24 * 3600_000).default(300_000),
   /** Silence after which the server pings a binary / json-lines client, ms. */
   heartbeat_ms: int(100, 3600_000).default(30_000),
-  /** Inbound silence after which a binary / json-lines client is closed with `idle_timeout`, ms (PROTOCOL.md §3: 2 x heartbeat_ms). */
-  heartbeat_timeout_ms: int(200, 7200_000).default(60_000),
+  /** Inbound silence after which a binary / json-lines client is closed with `idle_timeout`, ms; default 2 x heartbeat_ms (PROTOCOL.md §3). */
+  heartbeat_timeout_ms: int(200, 7200_000).optional(),
   /** Inbound silence after which a text-mode client is closed, ms (text mode has no pings, PROTOCOL.md §5). */
   text_idle_ms: int(1000, 24 * 3600_000).default(600_000),
   /** Longest a graceful shutdown may take before remaining sockets are destroyed, ms. */
@@ -109,8 +109,8 @@ export const configSchema = z.object({
   service_broadcast: impl('baseline').default('baseline'),
 });
 
-/** Validated, frozen configuration. */
-export type Config = Readonly<z.output<typeof configSchema>>;
+/** Validated, frozen configuration (defaults filled in, derived defaults resolved). */
+export type Config = Readonly<Omit<z.output<typeof configSchema>, 'heartbeat_timeout_ms'> & { heartbeat_timeout_ms: number }>;
 /** Input accepted by `configFrom`: any subset of keys, as strings or typed values. */
 export type ConfigInput = Partial<Record<keyof z.input<typeof configSchema>, unknown>>;
 
@@ -128,12 +128,14 @@ export function configFrom(raw: ConfigInput): Config {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0] ?? '?'), issue.message);
   }
-  const cfg = parsed.data;
+  const cfg = { ...parsed.data, heartbeat_timeout_ms: parsed.data.heartbeat_timeout_ms ?? 2 * parsed.data.heartbeat_ms };
   if (cfg.heartbeat_timeout_ms <= cfg.heartbeat_ms) {
     throw new ConfigError('heartbeat_timeout_ms', `must exceed heartbeat_ms (${cfg.heartbeat_ms})`);
   }
-  if (cfg.max_text_bytes > cfg.max_frame_bytes) {
-    throw new ConfigError('max_text_bytes', `must not exceed max_frame_bytes (${cfg.max_frame_bytes})`);
+  // A chat frame must fit max_frame_bytes in every mode (PROTOCOL.md §2): JSON
+  // may escape a control byte as 6 bytes, plus the envelope's other fields.
+  if (cfg.max_text_bytes * 6 + 1024 > cfg.max_frame_bytes) {
+    throw new ConfigError('max_text_bytes', `must be at most (max_frame_bytes - 1024) / 6 = ${Math.floor((cfg.max_frame_bytes - 1024) / 6)}, so every chat frame fits max_frame_bytes`);
   }
   return Object.freeze(cfg);
 }

@@ -106,7 +106,8 @@ export function optionalInt(env: Envelope, field: string, min: number, max: numb
 export function optionalString(env: Envelope, field: string, maxChars: number): string | undefined {
   const v = env[field];
   if (v === undefined) return undefined;
-  if (typeof v !== 'string' || v.length < 1 || v.length > maxChars) {
+  // Characters are code points: a surrogate pair counts once.
+  if (typeof v !== 'string' || v.length < 1 || v.length > 2 * maxChars || (v.length > maxChars && [...v].length > maxChars)) {
     throw new ProtocolError('bad_request', `${field} must be a string of 1 to ${maxChars} characters`);
   }
   return v;

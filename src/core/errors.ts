@@ -61,6 +61,19 @@ export const INTERNAL_ERRORS = {
   ERR_PLUGIN: 'a plugin failed to load or register (bad shape, duplicate name, missing dependency)',
 } as const;
 
+/**
+ * True for a ProtocolError, also one from another copy of this package (a
+ * plugin bundling its own tcpserver): checked by brand, not only instanceof.
+ */
+export function isProtocolError(err: unknown): err is ProtocolError {
+  if (err instanceof ProtocolError) return true;
+  const e = err as { name?: unknown; code?: unknown; fatal?: unknown } | null;
+  return (
+    typeof e === 'object' && e !== null && e.name === 'ProtocolError' && typeof e.code === 'string' &&
+    Object.hasOwn(WIRE_ERRORS, e.code) && typeof e.fatal === 'boolean'
+  );
+}
+
 /** Invalid configuration; `key` names the offending key. Thrown by loadConfig(). */
 export class ConfigError extends Error {
   readonly code = 'ERR_CONFIG';

@@ -24,6 +24,8 @@ export interface HttpResponse {
   status: number;
   contentType: string;
   body: string;
+  /** `Allow` header of a 405. */
+  allow?: string;
 }
 
 const REASONS: Record<number, string> = {
@@ -63,7 +65,7 @@ export async function route(requestLine: string, routes: HttpRoutes): Promise<Ht
   const path = target.split('?')[0];
   const known = path === '/stats' || path === '/metrics' || path === '/health';
   if (!known) return json(404, { error: 'not_found', path });
-  if (method !== 'GET' && method !== 'HEAD') return json(405, { error: 'method_not_allowed', allow: 'GET, HEAD' });
+  if (method !== 'GET' && method !== 'HEAD') return { ...json(405, { error: 'method_not_allowed' }), allow: 'GET, HEAD' };
   switch (path) {
     case '/stats':
       return json(200, routes.stats());
@@ -86,6 +88,7 @@ export function serialize(res: HttpResponse, head = false): Buffer {
     `HTTP/1.1 ${res.status} ${REASONS[res.status] ?? 'Unknown'}`,
     `Content-Type: ${res.contentType}`,
     `Content-Length: ${body.length}`,
+    ...(res.allow ? [`Allow: ${res.allow}`] : []),
     'Cache-Control: no-store',
     'Connection: close',
     '',

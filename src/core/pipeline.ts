@@ -6,7 +6,7 @@
  */
 import type { Logger } from 'pino';
 import type { Envelope } from './envelope.js';
-import { PluginError, ProtocolError } from './errors.js';
+import { isProtocolError, PluginError, ProtocolError } from './errors.js';
 import type { FeatureGate } from './feature-gate.js';
 import type { BroadcastOptions, ClientHandle, MessageProcessor, PluginApi, PluginContext } from './plugin.js';
 import type { PerformanceMonitor } from '../services/perf-monitor/index.js';
@@ -14,8 +14,8 @@ import type { PerformanceMonitor } from '../services/perf-monitor/index.js';
 /** Handles what no plugin claims (the core's `hello`, `ping`, `pong`); throws `unknown_type` otherwise. */
 export type FallbackHandler = (client: ClientHandle, envelope: Envelope) => void;
 
-/** Most distinct unclaimed types remembered; past it they are looked up each time. */
-const MAX_CACHED_MISSES = 1024;
+/** Most distinct types remembered in the lookup table; past it they are looked up each time (clients choose types). */
+const MAX_CACHED_TYPES = 1024;
 
 /** PluginContext for one envelope: the shared api plus the sender. */
 class MessageContext implements PluginContext {
@@ -87,7 +87,7 @@ export class Pipeline {
         return false;
       }
     }) ?? null;
-    if (found || this.table.size < MAX_CACHED_MISSES) this.table.set(type, found);
+    if (this.table.size < MAX_CACHED_TYPES) this.table.set(type, found);
     return found;
   }
 
@@ -117,7 +117,7 @@ export class Pipeline {
 
   /** A ProtocolError passes through; anything else is logged, counted, and becomes `internal_error`. */
   private isolate(plugin: MessageProcessor, envelope: Envelope, err: unknown): ProtocolError {
-    if (err instanceof ProtocolError) return err;
+    if (isProtocolError(err)) return err;
     this.monitor.recordPluginError(plugin.name);
     this.logger.error({ err, plugin: plugin.name, type: envelope.type }, 'plugin threw');
     return new ProtocolError('internal_error', `plugin ${plugin.name} failed to handle ${envelope.type}`, { cause: err });
@@ -133,9 +133,13 @@ export class Pipeline {
     for (const p of this.plugins) this.hook(p, 'onConnect', client);
   }
 
-  /** Tells every plugin a client left; a throwing hook is logged and skipped. */
+  /**
+   * Tells every plugin a client left, in reverse registration order (a
+   * plugin sees the client before the plugins it depends on clean up, e.g.
+   * still in its rooms); a throwing hook is logged and skipped.
+   */
   disconnected(client: ClientHandle): void {
-    for (const p of this.plugins) this.hook(p, 'onDisconnect', client);
+    for (let i = this.plugins.length - 1; i >= 0; i--) this.hook(this.plugins[i]!, 'onDisconnect', client);
   }
 
   private hook(p: MessageProcessor, name: 'onConnect' | 'onDisconnect', client: ClientHandle): void {

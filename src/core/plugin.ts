@@ -104,7 +104,11 @@ export interface MessageProcessor {
   init?(api: PluginApi): Promise<void> | void;
   /** A client connected (its mode is known). */
   onConnect?(api: PluginApi, client: ClientHandle): void;
-  /** A client disconnected; it is still a member of its rooms during this call. */
+  /**
+   * A client disconnected. Hooks run in reverse registration order, so a
+   * plugin runs before the plugins it depends on: after chat-room it still
+   * sees the client in its rooms (chat-room's own hook removes it).
+   */
   onDisconnect?(api: PluginApi, client: ClientHandle): void;
   /** The server is stopping; release timers and sockets. */
   close?(): Promise<void> | void;

@@ -169,11 +169,8 @@ export class ChatServer {
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
     socket.on('drain', socketOnDrain);
-    if (this.isDraining) {
-      socket.destroy();
-      return;
-    }
-    if (!this.services.pool.add(conn)) conn.refused = true;
+    // While draining, only HTTP is served (so /health can answer 503); setMode refuses the rest.
+    if (this.isDraining || !this.services.pool.add(conn)) conn.refused = true;
   }
 
   /** Called for every inbound chunk. */
@@ -213,18 +210,30 @@ export class ChatServer {
     const max = this.config.max_frame_bytes;
     if (mode === 'binary') {
       conn.parser = new FrameParser(max, {
-        onFrame: (flags, body) => this.onFrame(conn, flags, body),
+        // A completed frame restarts frame_deadline_ms for whatever follows it in the chunk.
+        onFrame: (flags, body) => {
+          conn.midFrameSinceMs = 0;
+          this.onFrame(conn, flags, body);
+        },
         onFrameError: (err) => this.fatal(conn, err),
       });
     } else if (mode === 'json' || mode === 'text') {
       conn.splitter = new LineSplitter(max, this.services.scanner, {
-        onLine: (line) => (conn.mode === 'json' ? this.onJsonLine(conn, line) : this.onTextLine(conn, line)),
+        onLine: (line) => {
+          conn.midFrameSinceMs = 0;
+          if (conn.mode === 'json') this.onJsonLine(conn, line);
+          else this.onTextLine(conn, line);
+        },
         onLineError: (err) => this.fatal(conn, err),
       });
     }
     if (conn.refused) {
-      if (mode === 'http') {
+      if (mode === 'http' && this.isDraining) {
+        return; // answered normally: /health says 503 draining
+      } else if (mode === 'http') {
         this.endWith(conn, http.statusOnly(503, 'server_busy'));
+      } else if (this.isDraining) {
+        this.fatal(conn, new ProtocolError('server_busy', 'the server is shutting down'));
       } else {
         this.fatal(conn, new ProtocolError('server_busy', `connection limit reached (max_connections ${this.config.max_connections}, max_connections_per_ip ${this.config.max_connections_per_ip})`));
       }
@@ -264,12 +273,13 @@ export class ChatServer {
 
   private onBody(conn: Connection, body: Buffer, t0: number): void {
     let env: Envelope;
+    // Counted before decoding so an undecodable body counts too (error_rate stays <= 1).
+    this.services.monitor.recordInbound();
     try {
       env = decodeEnvelope(body, this.services.scanner, this.shape);
     } catch (err) {
       return this.replyError(conn, err, undefined);
     }
-    this.services.monitor.recordInbound();
     conn.envelopes++;
     if (env.type !== 'pong' && !this.takeToken(conn)) {
       return this.sendError(conn, 'rate_limited', `over ${this.config.rate_msgs_per_sec} envelopes/s (burst ${this.config.rate_burst})`, refOf(env));
@@ -294,6 +304,7 @@ export class ChatServer {
     const t0 = performance.now();
     const text = line.toString('utf8'); // invalid UTF-8 becomes U+FFFD (PROTOCOL.md §5)
     const cmd = parseTextLine(text, conn.currentRoom);
+    if (cmd.kind !== 'none') this.services.monitor.recordInbound(); // each typed line is one request
     switch (cmd.kind) {
       case 'none':
         return;
@@ -301,6 +312,8 @@ export class ChatServer {
         return this.endWith(conn, Buffer.from('* bye\n'));
       case 'error':
         return this.sendError(conn, cmd.code, cmd.message);
+      case 'notice':
+        return this.send(conn, { type: 'notice', text: cmd.text });
       case 'nick':
         if (!NICK_RE.test(cmd.nick) || GUEST_RE.test(cmd.nick)) {
           return this.sendError(conn, 'bad_request', `nick must match ${NICK_RE.source} and not guest-<n>`);
@@ -313,7 +326,6 @@ export class ChatServer {
         if (env.type === 'send_chat' && Buffer.byteLength(text, 'utf8') > this.config.max_text_bytes) {
           return this.sendError(conn, 'bad_request', `line exceeds max_text_bytes (${this.config.max_text_bytes})`);
         }
-        this.services.monitor.recordInbound();
         conn.envelopes++;
         if (!this.takeToken(conn)) {
           return this.sendError(conn, 'rate_limited', `over ${this.config.rate_msgs_per_sec} lines/s (burst ${this.config.rate_burst})`);
@@ -411,20 +423,23 @@ export class ChatServer {
 
   // ---------------------------------------------------------------- outbound
 
+  /** Encodes one envelope for `conn`'s mode; null when that mode does not show it. */
+  private encode(conn: Connection, env: Envelope): Buffer | null {
+    if (conn.mode === 'binary') return encodeFrame(JSON.stringify(env), this.alloc);
+    if (conn.mode === 'json') return encodeLine(JSON.stringify(env), this.alloc);
+    if (conn.mode !== 'text') return null;
+    // `/join` makes the room current, `/leave` clears it (PROTOCOL.md §5).
+    if (env.type === 'joined') conn.currentRoom = env.room as string;
+    else if (env.type === 'left' && conn.currentRoom === env.room) conn.currentRoom = null;
+    const line = renderText(env);
+    return line === null ? null : Buffer.from(`${line}\n`, 'utf8');
+  }
+
   /** Encodes one envelope for `conn`'s mode and writes it. */
   send(conn: Connection, env: Envelope): void {
     if (conn.closing) return;
-    let buf: Buffer;
-    if (conn.mode === 'binary') buf = encodeFrame(JSON.stringify(env), this.alloc);
-    else if (conn.mode === 'json') buf = encodeLine(JSON.stringify(env), this.alloc);
-    else if (conn.mode === 'text') {
-      // `/join` makes the room current, `/leave` clears it (PROTOCOL.md §5).
-      if (env.type === 'joined') conn.currentRoom = env.room as string;
-      else if (env.type === 'left' && conn.currentRoom === env.room) conn.currentRoom = null;
-      const line = renderText(env);
-      if (line === null) return;
-      buf = Buffer.from(`${line}\n`, 'utf8');
-    } else return;
+    const buf = this.encode(conn, env);
+    if (buf === null) return;
     if (env.type === 'chat') this.services.monitor.recordDeliveries(1);
     this.write(conn, buf);
   }
@@ -555,8 +570,8 @@ export class ChatServer {
     this.services.monitor.recordError(err.code);
     this.logger.debug({ conn: conn.id, code: err.code, msg: err.message }, 'fatal error, closing');
     if (conn.mode === 'http') return this.endWith(conn, http.statusOnly(400, err.code));
-    this.send(conn, { type: 'error', code: err.code, message: err.message, fatal: true });
-    this.endWith(conn, null);
+    // The error is the last write, past the outbound budget check (it must not re-enter fatal()).
+    this.endWith(conn, this.encode(conn, { type: 'error', code: err.code, message: err.message, fatal: true }));
   }
 
   /** Writes `last` (if any), half-closes, and destroys the socket after FATAL_DESTROY_MS. */
@@ -565,6 +580,7 @@ export class ChatServer {
     conn.parser?.stop();
     conn.splitter?.stop();
     conn.socket.pause();
+    this.services.writer.flush(conn.socket);
     if (last) conn.socket.end(last);
     else conn.socket.end();
     setTimeout(() => conn.socket.destroy(), FATAL_DESTROY_MS).unref();
@@ -610,7 +626,7 @@ export class ChatServer {
       this.pipeline.disconnected(conn);
     }
     for (const room of [...conn.rooms]) this.rooms.leave(room, conn);
-    if (!conn.refused) this.services.pool.remove(conn);
+    this.services.pool.remove(conn);
   }
 
   /**
@@ -650,10 +666,11 @@ export class ChatServer {
   }
 
   /**
-   * Graceful shutdown: stop accepting, `/health` answers 503, `shutdown`
-   * to every chat client (reconnect_ms spread over `shutdown_jitter_ms`),
-   * flush and close; sockets still open after `shutdown_timeout_ms` are
-   * destroyed. Idempotent.
+   * Graceful shutdown: stop accepting chat connections (new ones get fatal
+   * `server_busy`; HTTP is still answered, `/health` with 503), `shutdown` to
+   * every chat client (reconnect_ms spread over `shutdown_jitter_ms`), flush
+   * and close; sockets still open after `shutdown_timeout_ms` are destroyed,
+   * then the listener closes. Idempotent.
    */
   close(): Promise<void> {
     this.closed ??= this.doClose();
@@ -663,15 +680,10 @@ export class ChatServer {
   private async doClose(): Promise<void> {
     this.isDraining = true;
     this.logger.info({ connections: this.sockets.size }, 'draining');
-    const listenerClosed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     const jitter = this.config.shutdown_jitter_ms;
     for (const socket of this.sockets) {
       const conn = socket[kConnection]!;
-      if (conn.closing || conn.mode === 'http') continue;
-      if (!conn.detected) {
-        socket.destroy();
-        continue;
-      }
+      if (conn.closing || conn.mode === 'http' || !conn.detected) continue;
       this.send(conn, { type: 'shutdown', reconnect_ms: Math.floor(Math.random() * (jitter + 1)) });
       this.services.writer.flush(socket);
       conn.parser?.stop();
@@ -680,7 +692,9 @@ export class ChatServer {
       socket.end();
     }
     const deadline = Date.now() + this.config.shutdown_timeout_ms;
-    while (this.sockets.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const chatOpen = () => [...this.sockets].some((sk) => sk[kConnection]!.detected && sk[kConnection]!.mode !== 'http');
+    while (chatOpen() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    const listenerClosed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     await this.pipeline.close();

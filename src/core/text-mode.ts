@@ -11,6 +11,7 @@ export type TextCommand =
   | { kind: 'nick'; nick: string }
   | { kind: 'quit' }
   | { kind: 'error'; code: WireErrorCode; message: string }
+  | { kind: 'notice'; text: string }
   | { kind: 'none' };
 
 /** The commands, for the greeting and `/help`. */
@@ -47,7 +48,7 @@ export function parseTextLine(line: string, currentRoom: string | null): TextCom
     case '/rooms':
       return { kind: 'envelope', envelope: { type: 'rooms' } };
     case '/help':
-      return { kind: 'error', code: 'unknown_type', message: TEXT_HELP };
+      return { kind: 'notice', text: TEXT_HELP };
     default:
       return { kind: 'error', code: 'unknown_type', message: `unknown command ${cmd}; ${TEXT_HELP}` };
   }

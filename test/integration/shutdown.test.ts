@@ -9,7 +9,7 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join as pathJoin, resolve } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { helloClient, join, TextClient } from '../helpers/clients.js';
+import { FrameClient, helloClient, httpRequest, join, TextClient } from '../helpers/clients.js';
 
 const MAIN = resolve('dist/src/main.js');
 
@@ -89,16 +89,23 @@ describe('graceful shutdown', () => {
     expect(log).toContain('"msg":"draining"');
   });
 
-  it('a client that never reads does not hold the exit past shutdown_timeout_ms', async () => {
-    const p = startProcess({ shutdown_timeout_ms: '500' });
+  it('a client that never reads does not hold the exit past shutdown_timeout_ms; meanwhile new HTTP gets 503 and new chat server_busy', async () => {
+    const p = startProcess({ shutdown_timeout_ms: '1500' });
     const port = await p.port;
     const a = await helloClient(port, 'stuck');
     await join(a, 'r');
     a.sock.pause(); // stops reading; the server's FIN still arrives but we never end our side
     p.signal('SIGINT');
+    await new Promise((r) => setTimeout(r, 200));
+    const health = await httpRequest(port, '/health');
+    expect(health.status).toBe(503);
+    expect(JSON.parse(health.body)).toEqual({ status: 'draining' });
+    const late = await FrameClient.connect(port);
+    late.send({ type: 'ping' });
+    expect(await late.type('error')).toMatchObject({ code: 'server_busy', fatal: true });
     const { code, ms } = await p.exited;
     expect(code).toBe(0);
-    expect(ms).toBeLessThan(500 + 1500);
+    expect(ms).toBeLessThan(1500 + 1500);
     a.end();
   });
 });

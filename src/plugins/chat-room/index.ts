@@ -47,6 +47,8 @@ export class ChatRoomPlugin implements MessageProcessor {
   readonly feature = 'chat';
   private engine: RoomEngine | null;
   private readonly local = new Map<string, LocalRoom>();
+  /** Echoing sender → its last own chat that a room listener already acked and echoed. */
+  private readonly echoed = new WeakMap<ClientHandle, ChatEnvelope>();
   private api: PluginApi | null = null;
 
   constructor(options: ChatRoomOptions = {}) {
@@ -107,8 +109,19 @@ export class ChatRoomPlugin implements MessageProcessor {
       const api = this.api!;
       const joining = new Map<ClientHandle, ChatEnvelope[]>();
       const listener: RoomListener = (msg, origin) => {
-        // The sender gets its own chat (echo) after its ack, in sendChat.
-        api.broadcast(room, msg, { except: (origin as ClientHandle | undefined) ?? null });
+        const sender = (origin as ClientHandle | undefined) ?? null;
+        api.broadcast(room, msg, { except: sender });
+        // An echoing sender gets its ack, then its own chat, here rather than
+        // when append resolves: with an asynchronous engine other senders'
+        // later seqs reach it meanwhile, and its echo would arrive out of seq
+        // order (PROTOCOL.md §3). The message is in the room log by now.
+        if (sender?.echo) {
+          const ack: Envelope = { type: 'ack', room, seq: msg.seq, ts: msg.ts };
+          if (msg.id !== undefined) ack.id = msg.id;
+          api.sendTo(sender, ack);
+          api.sendTo(sender, msg);
+          this.echoed.set(sender, msg);
+        }
         for (const held of joining.values()) held.push(msg);
       };
       lr = { listener, joining };
@@ -129,7 +142,8 @@ export class ChatRoomPlugin implements MessageProcessor {
   private join(ctx: PluginContext, env: Envelope): MaybePromise<void> {
     const room = roomField(env);
     const since = optionalInt(env, 'since_seq', 0, Number.MAX_SAFE_INTEGER);
-    const epoch = env.epoch;
+    // `epoch` without `since_seq` is ignored (PROTOCOL.md §3).
+    const epoch = since === undefined ? undefined : env.epoch;
     if (epoch !== undefined && typeof epoch !== 'string') throw new ProtocolError('bad_request', 'epoch must be a string');
     const { client } = ctx;
     const engine = this.engine!;
@@ -183,6 +197,8 @@ export class ChatRoomPlugin implements MessageProcessor {
         return ctx.reply(ack);
       }
       ctx.metrics.recordMessage();
+      const echoed = client.echo ? this.echoed.get(client) : undefined;
+      if (echoed !== undefined && echoed.room === room && echoed.seq === r.seq) return; // acked and echoed by the room listener
       ctx.reply(ack);
       if (client.echo) {
         const chat: Envelope = { type: 'chat', room, seq: r.seq, from, text, ts: r.ts };

@@ -17,7 +17,7 @@ export interface StatsSnapshot {
   error_rate: number;
   /** Seconds since the server started. */
   uptime_s: number;
-  /** Rooms that exist now (with members, or empty and not yet evicted). */
+  /** Rooms with at least one member now. */
   rooms: number;
   /** Accepted chat messages since start, duplicates excluded. */
   messages_total: number;

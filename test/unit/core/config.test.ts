@@ -47,10 +47,25 @@ describe('configFrom', () => {
   });
 
   it('coerces strings as read from an env file', () => {
-    const c = configFrom({ tcp_port: '5001', max_frame_bytes: '1024', max_text_bytes: '512', feature_voice_beta: ' a, b ,,c ' });
+    const c = configFrom({ tcp_port: '5001', max_frame_bytes: '4096', max_text_bytes: '512', feature_voice_beta: ' a, b ,,c ' });
     expect(c.tcp_port).toBe(5001);
-    expect(c.max_frame_bytes).toBe(1024);
+    expect(c.max_frame_bytes).toBe(4096);
     expect(c.feature_voice_beta).toEqual(['a', 'b', 'c']);
+  });
+
+  it('heartbeat_timeout_ms defaults to 2 x heartbeat_ms and must exceed it', () => {
+    expect(configFrom({ heartbeat_ms: '1000' }).heartbeat_timeout_ms).toBe(2000);
+    expect(configFrom({ heartbeat_ms: '1000', heartbeat_timeout_ms: '1500' }).heartbeat_timeout_ms).toBe(1500);
+    expect(configError(() => configFrom({ heartbeat_ms: '1000', heartbeat_timeout_ms: '1000' })).key).toBe('heartbeat_timeout_ms');
+  });
+
+  it('max_text_bytes must leave every chat frame within max_frame_bytes', () => {
+    expect(configFrom({ max_frame_bytes: '7168', max_text_bytes: '1024' }).max_text_bytes).toBe(1024);
+    expect(configError(() => configFrom({ max_frame_bytes: '7167', max_text_bytes: '1024' })).key).toBe('max_text_bytes');
+  });
+
+  it('an empty numeric value is an error, not 0', () => {
+    expect(configError(() => configFrom({ tcp_port: '' })).key).toBe('tcp_port');
   });
 
   it.each([

@@ -105,10 +105,10 @@ describe('detectMode', () => {
       expectDecidedAt(line, 'text', line.length);
     });
 
-    it('a method line with no end past MAX_DETECT_BYTES', () => {
+    it('a method line with no end past MAX_DETECT_BYTES is HTTP (answered 431)', () => {
       const long = b('GET /' + 'a'.repeat(MAX_DETECT_BYTES));
       expect(detectMode(long.subarray(0, MAX_DETECT_BYTES))).toBeNull();
-      expect(detectMode(long)).toBe('text');
+      expect(detectMode(long)).toBe('http');
     });
 
     it('a blank line', () => {

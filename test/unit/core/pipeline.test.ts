@@ -327,7 +327,8 @@ describe('hooks, init and close', () => {
     const { pipe, pluginErrors } = build([a, b, c]);
     expect(() => pipe.connected(client('zed'))).not.toThrow();
     expect(() => pipe.disconnected(client('zed'))).not.toThrow();
-    expect(calls).toEqual(['a:connect', 'b:connect:zed', 'a:disconnect', 'b:disconnect:zed']);
+    // onDisconnect runs in reverse registration order (a plugin before those it depends on).
+    expect(calls).toEqual(['a:connect', 'b:connect:zed', 'b:disconnect:zed', 'a:disconnect']);
     expect(pluginErrors).toEqual(['a', 'a']);
   });
 

@@ -42,8 +42,8 @@ describe('parseTextLine', () => {
     expect(parseTextLine('/rooms', null)).toEqual({ kind: 'envelope', envelope: { type: 'rooms' } });
   });
 
-  it('/help and unknown commands answer unknown_type with the help', () => {
-    expect(parseTextLine('/help', null)).toEqual({ kind: 'error', code: 'unknown_type', message: TEXT_HELP });
+  it('/help is a notice; unknown commands answer unknown_type with the help', () => {
+    expect(parseTextLine('/help', null)).toEqual({ kind: 'notice', text: TEXT_HELP });
     const r = parseTextLine('/dance now', 'lobby');
     expect(r).toMatchObject({ kind: 'error', code: 'unknown_type' });
     expect((r as { message: string }).message).toContain('/dance');
