@@ -66,6 +66,8 @@ export class Connection implements ClientHandle {
   tokens: number;
   /** Date.now() of the last refill. */
   tokensAtMs = Date.now();
+  /** Set while reading is paused until the next token (after `rate_limited`). */
+  rateWaitTimer: NodeJS.Timeout | null = null;
   /** Start of the current 10-s error-budget window, ms. */
   errorWindowMs = 0;
   /** Non-fatal errors in the current window. */

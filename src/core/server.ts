@@ -282,9 +282,27 @@ export class ChatServer {
     }
     conn.envelopes++;
     if (env.type !== 'pong' && !this.takeToken(conn)) {
-      return this.sendError(conn, 'rate_limited', `over ${this.config.rate_msgs_per_sec} envelopes/s (burst ${this.config.rate_burst})`, refOf(env));
+      return this.rateLimited(conn, `over ${this.config.rate_msgs_per_sec} envelopes/s (burst ${this.config.rate_burst})`, refOf(env));
     }
     this.dispatch(conn, env, t0);
+  }
+
+  /**
+   * Answers `rate_limited` and stops reading from the client until its next
+   * token is due, so a client that ignores the error is slowed by TCP
+   * backpressure instead of costing one error reply per envelope it floods.
+   * Envelopes already received are still each answered.
+   */
+  private rateLimited(conn: Connection, message: string, ref?: string): void {
+    this.sendError(conn, 'rate_limited', message, ref);
+    if (conn.rateWaitTimer !== null || conn.closing) return;
+    const waitMs = Math.max(1, Math.ceil(((1 - conn.tokens) * 1000) / this.config.rate_msgs_per_sec));
+    conn.socket.pause();
+    conn.rateWaitTimer = setTimeout(() => {
+      conn.rateWaitTimer = null;
+      if (!conn.closing && conn.backlog.length < BACKLOG_PAUSE) conn.socket.resume();
+    }, waitMs);
+    conn.rateWaitTimer.unref();
   }
 
   /** Token bucket (rate_msgs_per_sec, rate_burst): true when the client may send one more envelope now. */
@@ -328,7 +346,7 @@ export class ChatServer {
         }
         conn.envelopes++;
         if (!this.takeToken(conn)) {
-          return this.sendError(conn, 'rate_limited', `over ${this.config.rate_msgs_per_sec} lines/s (burst ${this.config.rate_burst})`);
+          return this.rateLimited(conn, `over ${this.config.rate_msgs_per_sec} lines/s (burst ${this.config.rate_burst})`);
         }
         this.dispatch(conn, env, t0);
       }
@@ -369,7 +387,7 @@ export class ChatServer {
       const next = conn.backlog.shift()!;
       this.dispatch(conn, next.envelope, next.t0);
     }
-    if (conn.backlog.length < BACKLOG_PAUSE && conn.socket.isPaused()) conn.socket.resume();
+    if (conn.backlog.length < BACKLOG_PAUSE && conn.rateWaitTimer === null && conn.socket.isPaused()) conn.socket.resume();
   }
 
   /** The core's own types (PROTOCOL.md §3): hello, ping, pong; everything else is unknown_type. */
@@ -621,6 +639,7 @@ export class ChatServer {
   onClose(conn: Connection): void {
     this.sockets.delete(conn.socket);
     conn.closing = true;
+    if (conn.rateWaitTimer !== null) clearTimeout(conn.rateWaitTimer);
     if (conn.announced) {
       conn.announced = false;
       this.pipeline.disconnected(conn);

@@ -1,0 +1,163 @@
+/**
+ * `npm run bench`: builds, then runs the micro-benchmarks (in this process)
+ * and the macro scenarios (server in a child process on core 0, this process
+ * as load generator on core 1) and prints one table.
+ *
+ *   npm run bench                          # everything, fan-out for 10 s
+ *   npm run bench -- --only micro          # frame parser only
+ *   npm run bench -- --only macro --duration 30s --repeat 3
+ *
+ * Flags: `--only micro|macro`, `--duration 10s` (fan-out window), `--members N`,
+ * `--window N`, `--repeat N` (fan-out runs; the table shows each and the
+ * median deliveries/s), `--wait-quiet 60s` (before each benchmark, wait up to
+ * that long for the machine to be under 8% busy: on a shared machine other
+ * processes skew results more than anything), `--json FILE` (rows and run
+ * metadata as JSON).
+ * Env: BENCH_DURATION, BENCH_MEMBERS, BENCH_WINDOW as defaults for the flags.
+ */
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import os from 'node:os';
+import { fanoutRows, parseDuration, parseFanoutArgs, runFanout, type FanoutResult } from './macro/fanout.js';
+import { CLIENT_CORE, pinSelf, waitQuiet } from './macro/pin.js';
+import { runFrameParserBench, type Row } from './micro/frame-parser.bench.js';
+
+interface Args {
+  only: 'micro' | 'macro' | null;
+  repeat: number;
+  json: string | null;
+  /** Longest wait for a quiet machine before each benchmark, ms (0: do not wait). */
+  waitQuietMs: number;
+  fanout: ReturnType<typeof parseFanoutArgs>;
+}
+
+function parseArgs(argv: string[]): Args {
+  let only: Args['only'] = null;
+  let repeat = 1;
+  let json: string | null = null;
+  let waitQuietMs = 0;
+  const rest: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
+    const value = () => inline ?? argv[++i] ?? '';
+    if (flag === '--only') {
+      const v = value();
+      if (v !== 'micro' && v !== 'macro') throw new Error(`--only takes micro or macro, not ${JSON.stringify(v)}`);
+      only = v;
+    } else if (flag === '--repeat') {
+      repeat = Number(value());
+      if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new Error('--repeat takes an integer from 1 to 20');
+    } else if (flag === '--wait-quiet') {
+      waitQuietMs = parseDuration(value());
+    } else if (flag === '--json') {
+      json = value();
+    } else if (flag === '--help' || flag === '-h') {
+      process.stdout.write('usage: node dist/bench/run.js [--only micro|macro] [--duration 10s] [--members 500] [--window 32] [--repeat 1] [--wait-quiet 0s] [--json FILE]\n');
+      process.exit(0);
+    } else if (['--duration', '--members', '--window', '--text'].includes(flag)) {
+      rest.push(flag, value());
+    } else {
+      throw new Error(`unknown flag ${a} (try --help)`);
+    }
+  }
+  return { only, repeat, json, waitQuietMs, fanout: parseFanoutArgs(rest) };
+}
+
+function fmt(value: number, unit: string): string {
+  if (!Number.isFinite(value)) return 'n/a';
+  if (unit === 'frames/s' || unit === '/s') return Math.round(value).toLocaleString('en-US');
+  return value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2);
+}
+
+function printTable(rows: Row[]): void {
+  const head = ['bench', 'case', 'metric', 'value', 'unit', '±%', 'note'];
+  const cells = rows.map((r) => [r.bench, r.case, r.metric, fmt(r.value, r.unit), r.unit, r.rme === undefined ? '' : r.rme.toFixed(2), r.note ?? '']);
+  const widths = head.map((h, i) => Math.max(h.length, ...cells.map((c) => (i === 6 ? 0 : c[i]!.length))));
+  const line = (c: string[]) =>
+    c.map((x, i) => (i === 6 ? x : i === 3 || i === 5 ? x.padStart(widths[i]!) : x.padEnd(widths[i]!))).join('  ').trimEnd();
+  process.stdout.write(`${line(head)}\n${widths.map((w, i) => '-'.repeat(i === 6 ? 4 : w)).join('  ')}\n`);
+  for (const c of cells) process.stdout.write(`${line(c)}\n`);
+}
+
+/** The checked-out commit and whether tracked src/ files have uncommitted changes (read-only git calls; '?' without git). */
+function sourceState(): string {
+  const git = (...a: string[]) => spawnSync('git', a, { encoding: 'utf8' });
+  const head = git('rev-parse', '--short', 'HEAD');
+  if (head.status !== 0) return 'commit ?';
+  const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src').stdout.trim() !== '';
+  return `commit ${head.stdout.trim()}${dirty ? ' + uncommitted changes in src/' : ''}`;
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
+};
+
+async function main(): Promise<void> {
+  const args = parseArgs(process.argv.slice(2));
+  const pinning = pinSelf(CLIENT_CORE);
+  const meta = {
+    date: new Date().toISOString(),
+    node: process.version,
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model ?? '?',
+    loadavg: os.loadavg().map((x) => Number(x.toFixed(2))),
+    benchProcess: pinning,
+    source: sourceState(),
+  };
+  process.stderr.write(
+    `tcpserver benchmarks — ${meta.date}, Node ${meta.node}, ${meta.cpus} × ${meta.cpuModel}, load average ${meta.loadavg.join(' ')}; ${meta.source}; this process: ${pinning}\n`,
+  );
+  const rows: Row[] = [];
+  const fanouts: FanoutResult[] = [];
+  const quiet = async () => {
+    if (args.waitQuietMs <= 0) return;
+    const busy = await waitQuiet(args.waitQuietMs, 0.08, (l) => process.stderr.write(`[bench] ${l}\n`));
+    if (busy !== null && busy >= 0.08) process.stderr.write(`[bench] machine still ${(busy * 100).toFixed(0)}% busy; running anyway\n`);
+  };
+  if (args.only !== 'macro') {
+    await quiet();
+    process.stderr.write('[micro] frame parser: 3 chunkings, ~2.5 s each\n');
+    rows.push(...(await runFrameParserBench()));
+  }
+  if (args.only !== 'micro') {
+    for (let i = 0; i < args.repeat; i++) {
+      if (args.repeat > 1) process.stderr.write(`[fanout] run ${i + 1} of ${args.repeat}\n`);
+      await quiet();
+      const r = await runFanout(args.fanout);
+      fanouts.push(r);
+      const rs = fanoutRows(r);
+      if (args.repeat > 1) for (const row of rs) row.case += ` (run ${i + 1})`;
+      rows.push(...rs);
+    }
+    if (fanouts.length > 1) {
+      const o = fanouts[0]!.options;
+      const per = fanouts.map((f) => f.deliveriesPerS);
+      rows.push({
+        bench: 'fanout',
+        case: `${o.members} members, window ${o.window}, ${o.textBytes}-byte text (median of ${per.length})`,
+        metric: 'deliveries/s',
+        value: median(per),
+        unit: '/s',
+        note: `runs: ${per.map((x) => Math.round(x)).join(', ')}`,
+      });
+    }
+  }
+  process.stdout.write('\n');
+  printTable(rows);
+  const warnings = fanouts.flatMap((f, i) => f.warnings.map((w) => (fanouts.length > 1 ? `run ${i + 1}: ${w}` : w)));
+  if (warnings.length > 0) process.stdout.write(`\nwarnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}\n`);
+  if (args.json) {
+    writeFileSync(args.json, `${JSON.stringify({ meta, rows, fanout: fanouts }, null, 2)}\n`);
+    process.stderr.write(`results written to ${args.json}\n`);
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (err: unknown) => {
+    process.stderr.write(`bench failed: ${(err as Error)?.stack ?? err}\n`);
+    process.exit(1);
+  },
+);
