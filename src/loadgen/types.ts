@@ -103,3 +103,61 @@ export interface RunResult {
   /** Human-readable reasons for the verdict. */
   verdict_reasons: string[];
 }
+
+/** One line of live progress (printed about once a second on a TTY). */
+export interface Progress {
+  /** Seconds since the run started (ramp-up included). */
+  elapsed_s: number;
+  phase: 'ramp' | 'run' | 'drain';
+  /** Clients connected now. */
+  connected: number;
+  /** Rates over the last second. */
+  sent_per_s: number;
+  acked_per_s: number;
+  delivered_per_s: number;
+  /** End-to-end p99 over the last second, ms (0 when no probe saw a message). */
+  p99_ms: number;
+  /** Errors since the start. */
+  errors: number;
+  /** Load generator CPU over the last second, % of one core. */
+  loadgen_cpu_pct: number;
+}
+
+/**
+ * The reporter (src/loadgen/reporter.ts): `createReporter(options)` returns
+ * this. The runner calls `progress` about once a second and `final` once.
+ */
+export interface Reporter {
+  progress(p: Progress): void;
+  /**
+   * Prints the final table and writes `<outDir>/<stem>.json`, `.csv` and
+   * `.md` (Markdown summary with the verdict).
+   * @returns the paths written
+   */
+  final(result: RunResult): Promise<string[]>;
+}
+
+/** Options of createReporter. */
+export interface ReporterOptions {
+  /** Folder for the result files (created if missing); default `bench/results`. */
+  outDir: string;
+  /** File name stem; default `<ISO time>-<scenario>`. */
+  stem?: string;
+  /** Live progress line: true on a TTY unless --quiet. */
+  live: boolean;
+  /** Where lines go (default process.stdout). */
+  out?: NodeJS.WritableStream;
+}
+
+/*
+ * CLI contract (src/loadgen/cli.ts, `npm run loadgen -- …`, also
+ * `node dist/src/loadgen/cli.js …`):
+ *   --scenario NAME|FILE.json|FILE.yaml   built-in name or scenario file
+ *   --protocol tcp|lines|ws  --host H  --port P  --clients N  --ramp 10/s
+ *   --duration 60s  --msg-size 64  --msg-interval 500ms  --room NAME
+ *   --rooms N (multi)  --senders N  --window N  --reconnect-every 10s  --probes N
+ *   --slo-p95-ms X  --slo-p99-ms X  --slo-error-rate X  --slo-min-delivered X
+ *   --server-pid PID (for CPU/RSS sampling from /proc)  --out DIR  --json FILE
+ *   --quiet (no live line)
+ * Exit code: 0 PASS or WARN, 1 FAIL, 2 bad arguments.
+ */
