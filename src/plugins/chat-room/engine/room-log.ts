@@ -36,7 +36,10 @@ export class RoomLog {
   seq = 0;
   private readonly history: CircularBuffer<ChatEnvelope>;
   // Insertion-ordered Map: its first key is the oldest id, so trimming to the
-  // newest DEDUP_MAX_IDS is "delete the first key" (PROTOCOL.md §3 window).
+  // newest DEDUP_MAX_IDS is "delete the first key" (PROTOCOL.md §3 window:
+  // newest ids, not most recently used ones, so an LRU is the wrong shape).
+  // mnemonist's fixed-capacity maps would preallocate 10,000 slots per room
+  // (~240 KB) even for a quiet room; this grows with use.
   private readonly dedup = new Map<string, DedupEntry>();
 
   /**
