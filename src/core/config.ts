@@ -94,7 +94,7 @@ export const configSchema = z.object({
   /** Implementation of the sharded-map service. */
   service_maps: impl('baseline').default('baseline'),
   /** Implementation of the async-I/O (outbound write) service. */
-  service_io: impl('baseline').default('baseline'),
+  service_io: impl('baseline', 'coalescing').default('baseline'),
   /** Implementation of the frame-scanning service. */
   service_scan: impl('baseline').default('baseline'),
   /** Implementation of the compression service (baseline: no codecs). */

@@ -11,6 +11,7 @@ import type { KeyedStoreFactory } from '../../src/services/sharded-map/index.js'
 import { createMapStore } from '../../src/services/sharded-map/baseline.js';
 import type { OutboundWriter } from '../../src/services/async-io/index.js';
 import { DirectWriter } from '../../src/services/async-io/baseline.js';
+import { CoalescingWriter } from '../../src/services/async-io/coalescing.js';
 import type { FrameScanner } from '../../src/services/frame-scan/index.js';
 import { NativeScanner } from '../../src/services/frame-scan/baseline.js';
 import type { CompressionService } from '../../src/services/compression/index.js';
@@ -123,6 +124,8 @@ describe.each(storeImpls)('KeyedStore: %s', (_name, factory) => {
 // ---------------------------------------------------------------- async-io
 const writerImpls: [string, () => OutboundWriter][] = [
   ['DirectWriter (baseline)', () => new DirectWriter()],
+  ['CoalescingWriter', () => new CoalescingWriter()],
+  ['CoalescingWriter (flushBytes 100)', () => new CoalescingWriter(100)],
 ];
 
 describe.each(writerImpls)('OutboundWriter: %s', (_name, make) => {
@@ -186,6 +189,17 @@ describe.each(writerImpls)('OutboundWriter: %s', (_name, make) => {
     expect((await a.data()).equals(Buffer.concat(expectedA))).toBe(true);
     expect((await b.data()).equals(Buffer.concat(expectedB))).toBe(true);
     expect(shared.equals(copy)).toBe(true);
+  });
+
+  it('hands every frame to the socket without an explicit flush, by the next event-loop turn', async () => {
+    const w = make();
+    const a = await connect();
+    const frames = Array.from({ length: 50 }, (_, i) => Buffer.from(`f${i};`));
+    for (const f of frames) w.write(a.sock, f);
+    await new Promise((r) => setImmediate(r));
+    expect(w.pending(a.sock)).toBe(a.sock.writableLength);
+    a.sock.end();
+    expect((await a.data()).equals(Buffer.concat(frames))).toBe(true);
   });
 
   it('counts bytes not yet handed to the kernel in pending()', async () => {

@@ -16,15 +16,25 @@ export interface TestServer {
 }
 
 /**
+ * `service_*` keys from the environment, so the whole suite can run against
+ * another implementation: `service_io=coalescing npx vitest run`.
+ */
+function serviceOverrides(): ConfigInput {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) if (k.startsWith('service_') && v) out[k] = v;
+  return out as ConfigInput;
+}
+
+/**
  * Starts a real server on 127.0.0.1 and an ephemeral port, logging nothing.
- * @param overrides config keys on top of test defaults
+ * @param overrides config keys on top of test defaults (and of `service_*` env)
  */
 export async function startServer(
   overrides: ConfigInput = {},
   options: { plugins?: MessageProcessor[]; builtins?: MessageProcessor[] } = {},
 ): Promise<TestServer> {
   const server = await createServer(
-    { tcp_host: '127.0.0.1', tcp_port: 0, voice_udp_port: 0, log_level: 'silent', log_file: '', ...overrides },
+    { tcp_host: '127.0.0.1', tcp_port: 0, voice_udp_port: 0, log_level: 'silent', log_file: '', ...serviceOverrides(), ...overrides },
     { ...options, logger: pino({ level: 'silent' }) },
   );
   const { host, port } = await server.listen();
