@@ -92,19 +92,21 @@ export const configSchema = z.object({
   /** Comma-separated module paths of third-party plugins, loaded after the built-in ones. */
   plugins: csv().default([]),
   /** Implementation of the sharded-map service. */
-  service_maps: impl('baseline').default('baseline'),
+  service_maps: impl('baseline', 'sharded').default('baseline'),
   /** Implementation of the async-I/O (outbound write) service. */
   service_io: impl('baseline', 'coalescing').default('baseline'),
   /** Implementation of the frame-scanning service. */
-  service_scan: impl('baseline').default('baseline'),
+  service_scan: impl('baseline', 'simd').default('baseline'),
   /** Implementation of the compression service (baseline: no codecs). */
-  service_compression: impl('baseline').default('baseline'),
+  service_compression: impl('baseline', 'native').default('baseline'),
+  /** Outbound binary bodies of at least this many bytes are compressed with the client's first agreed codec (PROTOCOL.md §2). */
+  compression_threshold: int(0, 0xfffffd).default(512),
   /** Implementation of the connection-pool service. */
   service_pool: impl('baseline').default('baseline'),
   /** Implementation of the performance-monitor service. */
   service_monitor: impl('baseline').default('baseline'),
   /** Implementation of the memory-pool service. */
-  service_memory: impl('baseline').default('baseline'),
+  service_memory: impl('baseline', 'slab').default('baseline'),
   /** Implementation of the broadcast (fan-out) service. */
   service_broadcast: impl('baseline').default('baseline'),
 });

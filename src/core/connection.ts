@@ -20,7 +20,10 @@ export type ServerSocket = Socket & { [kConnection]?: Connection };
 
 /** An inbound envelope waiting while an asynchronous plugin finishes. */
 export interface Pending {
-  envelope: Envelope;
+  /** A decoded envelope, or null when `body` is still inflating. */
+  envelope: Envelope | null;
+  /** A compressed body being inflated asynchronously (zstd), or null. */
+  body: Promise<Buffer> | null;
   /** performance.now() when its frame arrived. */
   t0: number;
 }
@@ -62,6 +65,8 @@ export class Connection implements ClientHandle {
   busy = false;
   /** Envelopes that arrived while busy, handled in order afterwards. */
   readonly backlog: Pending[] = [];
+  /** Outbound frames kept in order behind an asynchronous encode (zstd), or null when none waits. */
+  outQueue: (Buffer | Promise<Buffer>)[] | null = null;
   /** Token bucket: envelopes the client may still send now (rate_msgs_per_sec, rate_burst). */
   tokens: number;
   /** Date.now() of the last refill. */

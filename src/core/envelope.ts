@@ -142,6 +142,18 @@ export function encodeFrame(json: string, alloc: (size: number) => Buffer, flags
   return out;
 }
 
+/**
+ * Wraps an already-encoded body (plain or compressed) in a binary frame.
+ * @param flags codec bits (PROTOCOL.md §2)
+ */
+export function frameOf(body: Buffer, flags: number, alloc: (size: number) => Buffer): Buffer {
+  const out = alloc(5 + body.length);
+  out.writeUInt32BE(body.length + 1, 0);
+  out[4] = flags;
+  body.copy(out, 5);
+  return out;
+}
+
 /** Writes a json-lines line (PROTOCOL.md §4). */
 export function encodeLine(json: string, alloc: (size: number) => Buffer): Buffer {
   const len = Buffer.byteLength(json, 'utf8');

@@ -8,8 +8,8 @@ import { performance } from 'node:perf_hooks';
 import type { Logger } from 'pino';
 import type { Config } from './config.js';
 import { Connection, kConnection, type ServerSocket } from './connection.js';
-import { decodeEnvelope, encodeFrame, encodeLine, GUEST_RE, NICK_RE, type Envelope } from './envelope.js';
-import { ProtocolError, WIRE_ERRORS, type WireErrorCode } from './errors.js';
+import { decodeEnvelope, encodeFrame, encodeLine, frameOf, GUEST_RE, NICK_RE, type Envelope } from './envelope.js';
+import { isProtocolError, ProtocolError, WIRE_ERRORS, type WireErrorCode } from './errors.js';
 import { FeatureGate } from './feature-gate.js';
 import { FrameParser } from './frame-parser.js';
 import * as http from './http.js';
@@ -20,7 +20,7 @@ import type { BroadcastOptions, ClientHandle, MessageProcessor, PluginApi, Rooms
 import { createServices, type Services } from './registry.js';
 import { RoomRegistry } from './room-registry.js';
 import { parseTextLine, renderText, TEXT_HELP } from './text-mode.js';
-import type { CodecName } from '../services/compression/index.js';
+import { CODEC_FLAGS, type CodecName } from '../services/compression/index.js';
 import { VERSION } from '../version.js';
 
 /** Longest period of the one sweep that runs heartbeats, idle limits and deadlines, ms (a quarter of heartbeat_ms when shorter). */
@@ -29,6 +29,8 @@ const SWEEP_MAX_MS = 1000;
 const ERROR_WINDOW_MS = 10_000;
 /** Backlog length at which a client's socket is paused until an async plugin catches up. */
 const BACKLOG_PAUSE = 64;
+/** Frames one connection may have waiting behind an asynchronous encode before it is a slow consumer. */
+const MAX_ORDERED_FRAMES = 4096;
 /** A fatal close destroys the socket this long after the error is written, ms (PROTOCOL.md §3). */
 const FATAL_DESTROY_MS = 1000;
 
@@ -255,12 +257,46 @@ export class ChatServer {
     const t0 = performance.now();
     if (flags & 0xfc) return this.fatal(conn, new ProtocolError('bad_frame', `reserved flag bits set (0x${flags.toString(16)})`));
     const codec = flags & 0x03;
-    if (codec !== 0) {
-      // Only codecs agreed in welcome may be used (PROTOCOL.md §2); the baseline agrees none.
-      const name = codec === 1 ? 'lz4' : codec === 2 ? 'zstd' : 'reserved';
-      return this.fatal(conn, new ProtocolError('bad_frame', `codec ${name} (flags ${codec}) was not agreed in welcome`));
+    if (codec === 0) return this.onBody(conn, body, t0);
+    // Only codecs agreed in welcome may be used (PROTOCOL.md §2).
+    const name: CodecName | null = codec === 1 ? 'lz4' : codec === 2 ? 'zstd' : null;
+    if (name === null || !conn.codecs.includes(name)) {
+      return this.fatal(conn, new ProtocolError('bad_frame', `codec ${name ?? 'reserved'} (flags ${codec}) was not agreed in welcome`));
     }
-    this.onBody(conn, body, t0);
+    let inflated: Buffer | Promise<Buffer>;
+    try {
+      // Sizes are checked before anything is inflated (the compression service's contract).
+      inflated = this.services.compression.decompress(name, body, this.config.max_frame_bytes);
+    } catch (err) {
+      return this.fatal(conn, isProtocolError(err) ? err : new ProtocolError('bad_frame', `${name} body does not decode`));
+    }
+    if (inflated instanceof Promise) return this.inflating(conn, inflated, t0);
+    this.onBody(conn, inflated, t0);
+  }
+
+  /**
+   * An asynchronous inflate (zstd): the connection's later envelopes wait in
+   * its backlog so they are handled in arrival order.
+   */
+  private inflating(conn: Connection, body: Promise<Buffer>, t0: number): void {
+    if (conn.busy) {
+      body.catch(() => {}); // handled when its turn comes
+      conn.backlog.push({ envelope: null, body, t0 });
+      if (conn.backlog.length >= BACKLOG_PAUSE) conn.socket.pause();
+      return;
+    }
+    conn.busy = true;
+    body.then(
+      (buf) => {
+        conn.busy = false;
+        if (!conn.closing) this.onBody(conn, buf, t0);
+        this.drainBacklog(conn);
+      },
+      (err: unknown) => {
+        conn.busy = false;
+        this.fatal(conn, isProtocolError(err) ? err : new ProtocolError('bad_frame', 'compressed body does not decode'));
+      },
+    );
   }
 
   private onJsonLine(conn: Connection, line: Buffer): void {
@@ -356,7 +392,7 @@ export class ChatServer {
   /** Runs one envelope through the chain, keeping per-connection order across async plugins. */
   private dispatch(conn: Connection, env: Envelope, t0: number): void {
     if (conn.busy) {
-      conn.backlog.push({ envelope: env, t0 });
+      conn.backlog.push({ envelope: env, body: null, t0 });
       if (conn.backlog.length >= BACKLOG_PAUSE) conn.socket.pause();
       return;
     }
@@ -385,7 +421,8 @@ export class ChatServer {
   private drainBacklog(conn: Connection): void {
     while (!conn.busy && conn.backlog.length > 0 && !conn.closing) {
       const next = conn.backlog.shift()!;
-      this.dispatch(conn, next.envelope, next.t0);
+      if (next.body !== null) this.inflating(conn, next.body, next.t0);
+      else this.dispatch(conn, next.envelope!, next.t0);
     }
     if (conn.backlog.length < BACKLOG_PAUSE && conn.rateWaitTimer === null && conn.socket.isPaused()) conn.socket.resume();
   }
@@ -441,9 +478,26 @@ export class ChatServer {
 
   // ---------------------------------------------------------------- outbound
 
-  /** Encodes one envelope for `conn`'s mode; null when that mode does not show it. */
-  private encode(conn: Connection, env: Envelope): Buffer | null {
-    if (conn.mode === 'binary') return encodeFrame(JSON.stringify(env), this.alloc);
+  /**
+   * A binary frame of `json`: compressed with `codec` when the body reaches
+   * `compression_threshold` and compression makes it smaller (PROTOCOL.md §2);
+   * a promise when the codec is asynchronous (zstd).
+   */
+  private binaryFrame(json: string, codec: CodecName | undefined): Buffer | Promise<Buffer> {
+    if (codec === undefined || json.length < this.config.compression_threshold / 3) return encodeFrame(json, this.alloc);
+    const body = Buffer.from(json, 'utf8');
+    if (body.length < this.config.compression_threshold) return frameOf(body, 0, this.alloc);
+    const z = this.services.compression.compress(codec, body);
+    const wrap = (zb: Buffer) => (zb.length < body.length ? frameOf(zb, CODEC_FLAGS[codec], this.alloc) : frameOf(body, 0, this.alloc));
+    return z instanceof Promise ? z.then(wrap) : wrap(z);
+  }
+
+  /**
+   * Encodes one envelope for `conn`'s mode; null when that mode does not show it.
+   * @param compress false for frames that must go out now, uncompressed (the fatal error)
+   */
+  private encode(conn: Connection, env: Envelope, compress = true): Buffer | Promise<Buffer> | null {
+    if (conn.mode === 'binary') return this.binaryFrame(JSON.stringify(env), compress ? conn.codecs[0] : undefined);
     if (conn.mode === 'json') return encodeLine(JSON.stringify(env), this.alloc);
     if (conn.mode !== 'text') return null;
     // `/join` makes the room current, `/leave` clears it (PROTOCOL.md §5).
@@ -471,14 +525,20 @@ export class ChatServer {
     if (members.size === 0) return 0;
     const json = JSON.stringify(env);
     const isChat = env.type === 'chat';
-    let bin: Buffer | undefined, line: Buffer | undefined, text: Buffer | null | undefined;
+    // One encoding per wire format and codec, made on first need.
+    let bin: Buffer | undefined, binLz4: Buffer | Promise<Buffer> | undefined, binZstd: Buffer | Promise<Buffer> | undefined;
+    let line: Buffer | undefined, text: Buffer | null | undefined;
     const deliver = (m: Connection): boolean => {
       if (m.closing) return false;
-      let buf: Buffer | null;
+      let buf: Buffer | Promise<Buffer> | null;
       switch (m.mode) {
-        case 'binary':
-          buf = bin ??= encodeFrame(json, this.alloc);
+        case 'binary': {
+          const codec = m.codecs[0];
+          if (codec === undefined) buf = bin ??= encodeFrame(json, this.alloc);
+          else if (codec === 'lz4') buf = binLz4 ??= this.binaryFrame(json, codec);
+          else buf = binZstd ??= this.binaryFrame(json, codec);
           break;
+        }
         case 'json':
           buf = line ??= encodeLine(json, this.alloc);
           break;
@@ -505,7 +565,54 @@ export class ChatServer {
    * (twice that under policy `drop`, where only chat frames are dropped) the
    * client is a slow consumer and is closed: memory per client stays bounded.
    */
-  private write(conn: Connection, buf: Buffer): void {
+  private write(conn: Connection, buf: Buffer | Promise<Buffer>): void {
+    if (conn.outQueue !== null || buf instanceof Promise) return this.writeOrdered(conn, buf);
+    this.writeNow(conn, buf);
+  }
+
+  /**
+   * A frame still being encoded (async compression), or one behind such a
+   * frame: queued so the connection's frames keep their order (PROTOCOL.md §3
+   * seq order). The queue is bounded like the outbound budget.
+   */
+  private writeOrdered(conn: Connection, buf: Buffer | Promise<Buffer>): void {
+    if (conn.outQueue === null) {
+      conn.outQueue = [buf];
+      this.pumpOrdered(conn);
+      return;
+    }
+    conn.outQueue.push(buf);
+    if (conn.outQueue.length > MAX_ORDERED_FRAMES) {
+      this.services.monitor.recordSlowConsumer();
+      this.fatal(conn, new ProtocolError('slow_consumer', `more than ${MAX_ORDERED_FRAMES} frames waiting to be encoded`));
+    }
+  }
+
+  private pumpOrdered(conn: Connection): void {
+    const q = conn.outQueue!;
+    while (q.length > 0) {
+      const head = q[0]!;
+      if (head instanceof Promise) {
+        head.then(
+          (b) => {
+            q[0] = b;
+            this.pumpOrdered(conn);
+          },
+          (err: unknown) => {
+            this.logger.error({ err, conn: conn.id }, 'outbound encoding failed; frame dropped');
+            q.shift();
+            this.pumpOrdered(conn);
+          },
+        );
+        return;
+      }
+      q.shift();
+      if (!conn.closing) this.writeNow(conn, head);
+    }
+    conn.outQueue = null;
+  }
+
+  private writeNow(conn: Connection, buf: Buffer): void {
     const { writer } = this.services;
     writer.write(conn.socket, buf);
     const limit = this.config.max_outbound_bytes * (this.config.slow_consumer_policy === 'drop' ? 2 : 1);
@@ -522,7 +629,7 @@ export class ChatServer {
    * `gap`, so each gap is one contiguous seq range.
    * @returns true when written
    */
-  private writeChat(conn: Connection, buf: Buffer, env: Envelope): boolean {
+  private writeChat(conn: Connection, buf: Buffer | Promise<Buffer>, env: Envelope): boolean {
     if (this.config.slow_consumer_policy === 'drop') {
       const room = env.room as string;
       const open = conn.gaps?.get(room);
@@ -589,7 +696,7 @@ export class ChatServer {
     this.logger.debug({ conn: conn.id, code: err.code, msg: err.message }, 'fatal error, closing');
     if (conn.mode === 'http') return this.endWith(conn, http.statusOnly(400, err.code));
     // The error is the last write, past the outbound budget check (it must not re-enter fatal()).
-    this.endWith(conn, this.encode(conn, { type: 'error', code: err.code, message: err.message, fatal: true }));
+    this.endWith(conn, this.encode(conn, { type: 'error', code: err.code, message: err.message, fatal: true }, false) as Buffer | null);
   }
 
   /** Writes `last` (if any), half-closes, and destroys the socket after FATAL_DESTROY_MS. */
