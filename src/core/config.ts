@@ -89,6 +89,22 @@ export const configSchema = z.object({
   feature_chat_beta: csv().default([]),
   /** Comma-separated nicks always inside the `voice` feature. */
   feature_voice_beta: csv().default([]),
+  /** Overload threshold: /stats latency_p99_ms above this sheds non-critical features, ms; 0 turns the check off. */
+  max_latency_ms: z.preprocess(blankIsNaN, z.coerce.number().min(0)).default(1),
+  /** Overload threshold: RSS above this, MiB; 0 turns the check off. */
+  max_memory_mb: int(0, 1 << 20).default(2048),
+  /** Overload threshold: accepted messages/s below this while clients are connected; 0 (default) turns the check off. */
+  min_throughput: z.preprocess(blankIsNaN, z.coerce.number().min(0)).default(0),
+  /** Overload threshold: error_rate above this (0..1); 0 turns the check off. */
+  max_error_rate: z.preprocess(blankIsNaN, z.coerce.number().min(0).max(1)).default(0.01),
+  /** How often the thresholds are checked, ms. */
+  overload_check_ms: int(100, 600_000).default(1000),
+  /** Healthy checks in a row before shedding ends (hysteresis). */
+  overload_recover_checks: int(1, 10_000).default(5),
+  /** Features closed while overloaded (comma-separated). `presence` is member_joined / member_left. */
+  noncritical_features: csv().default(['voice', 'presence']),
+  /** URL that receives each overload / recovery alert as a JSON POST; empty: log only. */
+  alert_webhook_url: z.string().default(''),
   /** Comma-separated module paths of third-party plugins, loaded after the built-in ones. */
   plugins: csv().default([]),
   /** Implementation of the sharded-map service. */

@@ -42,6 +42,8 @@ export function rolloutBucket(feature: string, user: string): number {
 export class FeatureGate {
   private readonly percents = new Map<string, number>();
   private readonly betas = new Map<string, Set<string>>();
+  private readonly nonCritical = new Set<string>();
+  private shedding = false;
 
   /** @param features feature name → setting (from config `feature_<name>_pct` / `_beta`) */
   constructor(features: Record<string, FeatureSetting> = {}) {
@@ -53,9 +55,11 @@ export class FeatureGate {
 
   /**
    * True when `user` is inside `feature`. A feature the gate does not know
-   * is open (gating is opt-in).
+   * is open (gating is opt-in). While shedding load, non-critical features
+   * are closed for everyone, beta users included.
    */
   isEnabled(feature: string, user: string): boolean {
+    if (this.shedding && this.nonCritical.has(feature)) return false;
     const pct = this.percents.get(feature);
     if (pct === undefined || pct >= 100) return true;
     if (this.betas.get(feature)?.has(user)) return true;
@@ -75,6 +79,29 @@ export class FeatureGate {
   /** The feature's percentage, or undefined when it is not gated. */
   percent(feature: string): number | undefined {
     return this.percents.get(feature);
+  }
+
+  /** Marks `feature` as one to close while the server is overloaded (e.g. `voice`, `presence`). */
+  markNonCritical(feature: string): void {
+    this.nonCritical.add(feature);
+  }
+
+  /** Features closed while shedding. */
+  nonCriticalFeatures(): string[] {
+    return [...this.nonCritical];
+  }
+
+  /**
+   * Closes (true) or reopens (false) every non-critical feature at once;
+   * driven by the overload detector (src/services/perf-monitor/overload.ts).
+   */
+  setShedding(on: boolean): void {
+    this.shedding = on;
+  }
+
+  /** True while non-critical features are closed for load. */
+  get isShedding(): boolean {
+    return this.shedding;
   }
 
   /** Puts `user` inside `feature` regardless of the percentage. */

@@ -18,6 +18,7 @@ import { detectMode, MAX_DETECT_BYTES, type Mode } from './mode-detect.js';
 import { Pipeline } from './pipeline.js';
 import type { BroadcastOptions, ClientHandle, MessageProcessor, PluginApi, RoomsApi } from './plugin.js';
 import { createServices, type Services } from './registry.js';
+import { OverloadDetector } from '../services/perf-monitor/overload.js';
 import { RoomRegistry } from './room-registry.js';
 import { parseTextLine, renderText, TEXT_HELP } from './text-mode.js';
 import { CODEC_FLAGS, type CodecName } from '../services/compression/index.js';
@@ -75,6 +76,9 @@ export class ChatServer {
   private readonly tcp: net.Server;
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
+  private overloadTimer: NodeJS.Timeout | null = null;
+  /** Threshold checks and load shedding (performance monitor, issue #5). */
+  readonly overload: OverloadDetector;
   private isDraining = false;
   private closed: Promise<void> | null = null;
   private readonly sockets = new Set<ServerSocket>();
@@ -101,6 +105,17 @@ export class ChatServer {
       chat: { percent: config.feature_chat_pct, beta: config.feature_chat_beta },
       voice: { percent: config.feature_voice_pct, beta: config.feature_voice_beta },
     });
+    for (const f of config.noncritical_features) this.gate.markNonCritical(f);
+    this.overload = new OverloadDetector(
+      {
+        maxLatencyMs: config.max_latency_ms,
+        maxMemoryMb: config.max_memory_mb,
+        minThroughput: config.min_throughput,
+        maxErrorRate: config.max_error_rate,
+        recoverChecks: config.overload_recover_checks,
+      },
+      { setShedding: (on) => this.gate.setShedding(on), logger: this.logger, webhookUrl: config.alert_webhook_url },
+    );
     this.api = this.makeApi();
     this.pipeline = new Pipeline(
       options.plugins,
@@ -144,14 +159,16 @@ export class ChatServer {
     });
     this.sweepTimer = setInterval(() => this.sweep(), Math.max(25, Math.min(SWEEP_MAX_MS, Math.floor(this.config.heartbeat_ms / 4))));
     this.sweepTimer.unref();
+    this.overloadTimer = setInterval(() => this.overload.check(this.services.monitor.snapshot()), this.config.overload_check_ms);
+    this.overloadTimer.unref();
     const addr = this.tcp.address() as net.AddressInfo;
     this.logger.info({ host: addr.address, port: addr.port }, 'listening');
     return { host: addr.address, port: addr.port };
   }
 
-  /** The /stats document (PROTOCOL.md §6). */
+  /** The /stats document (PROTOCOL.md §6), plus `overloaded` (true while shedding non-critical features). */
   stats() {
-    return this.services.monitor.snapshot();
+    return { ...this.services.monitor.snapshot(), overloaded: this.overload.isOverloaded };
   }
 
   /** True while draining (after close() began). */
@@ -823,6 +840,7 @@ export class ChatServer {
     const listenerClosed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
     for (const socket of this.sockets) socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
+    if (this.overloadTimer) clearInterval(this.overloadTimer);
     await this.pipeline.close();
     await this.services.broadcaster.close();
     await listenerClosed;

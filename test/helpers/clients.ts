@@ -34,7 +34,8 @@ export async function startServer(
   options: { plugins?: MessageProcessor[]; builtins?: MessageProcessor[] } = {},
 ): Promise<TestServer> {
   const server = await createServer(
-    { tcp_host: '127.0.0.1', tcp_port: 0, voice_udp_port: 0, log_level: 'silent', log_file: '', ...serviceOverrides(), ...overrides },
+    // Overload shedding off unless a test turns it on: tests drive latency and error rates on purpose.
+    { tcp_host: '127.0.0.1', tcp_port: 0, voice_udp_port: 0, log_level: 'silent', log_file: '', max_latency_ms: 0, max_error_rate: 0, ...serviceOverrides(), ...overrides },
     { ...options, logger: pino({ level: 'silent' }) },
   );
   const { host, port } = await server.listen();

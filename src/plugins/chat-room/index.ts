@@ -158,7 +158,7 @@ export class ChatRoomPlugin implements MessageProcessor {
         const held = lr.joining.get(client) ?? [];
         lr.joining.delete(client);
         if (client.closing) return this.releaseIfUnused(ctx, room);
-        if (!already && ctx.rooms.join(room, client)) {
+        if (!already && ctx.rooms.join(room, client) && ctx.gate.isEnabled('presence', client.nick)) {
           ctx.broadcast(room, { type: 'member_joined', room, nick: client.nick }, { except: client });
         }
         const joined: Envelope = { type: 'joined', room, seq: info.lastSeq, epoch: info.epoch, members: ctx.rooms.memberCount(room) };
@@ -178,7 +178,8 @@ export class ChatRoomPlugin implements MessageProcessor {
 
   private depart(api: PluginApi, room: string, client: ClientHandle): void {
     if (!api.rooms.leave(room, client)) return;
-    api.broadcast(room, { type: 'member_left', room, nick: client.nick });
+    // Presence events are non-critical: shed while the server is overloaded.
+    if (api.gate.isEnabled('presence', client.nick)) api.broadcast(room, { type: 'member_left', room, nick: client.nick });
     this.releaseIfUnused(api, room);
   }
 
