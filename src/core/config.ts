@@ -108,7 +108,7 @@ export const configSchema = z.object({
   /** Comma-separated module paths of third-party plugins, loaded after the built-in ones. */
   plugins: csv().default([]),
   /** Implementation of the sharded-map service. */
-  service_maps: impl('baseline').default('baseline'),
+  service_maps: impl('baseline', 'sharded').default('baseline'),
   /** Implementation of the async-I/O (outbound write) service. */
   service_io: impl('baseline', 'coalescing').default('baseline'),
   /** Implementation of the frame-scanning service. */
