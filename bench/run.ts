@@ -4,47 +4,72 @@
  * as load generator on core 1) and prints one table.
  *
  *   npm run bench                          # everything, fan-out for 10 s
- *   npm run bench -- --only micro          # frame parser only
+ *   npm run bench -- --only micro          # frame parser and room engine
  *   npm run bench -- --only macro --duration 30s --repeat 3
+ *   npm run bench -- --only engine,resume  # one or more benchmarks by name
  *
- * Flags: `--only micro|macro`, `--duration 10s` (fan-out window), `--members N`,
+ * Flags: `--only LIST` (comma-separated: `micro` = frame-parser + engine,
+ * `macro` = fanout + resume, or those names), `--duration 10s` (fan-out window), `--members N`,
  * `--window N`, `--repeat N` (fan-out runs; the table shows each and the
  * median deliveries/s), `--wait-quiet 60s` (before each benchmark, wait up to
  * that long for the machine to be under 8% busy: on a shared machine other
  * processes skew results more than anything), `--json FILE` (rows and run
- * metadata as JSON).
- * Env: BENCH_DURATION, BENCH_MEMBERS, BENCH_WINDOW as defaults for the flags.
+ * metadata as JSON); for resume `--rounds N` (default 5), `--clients N`
+ * (default 100), `--messages N` (default 1000); resume also waits for a
+ * quiet machine before each of its rounds with `--wait-quiet`.
+ * Env: BENCH_DURATION, BENCH_MEMBERS, BENCH_WINDOW, BENCH_RESUME_ROUNDS as defaults for the flags.
  */
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fanoutRows, parseDuration, parseFanoutArgs, runFanout, type FanoutResult } from './macro/fanout.js';
 import { CLIENT_CORE, pinSelf, waitQuiet } from './macro/pin.js';
+import { parseResumeArgs, resumeRows, runResume, type ResumeResult } from './macro/resume.js';
+import { cpuDelta, machineCpu } from './macro/server-process.js';
 import { runFrameParserBench, type Row } from './micro/frame-parser.bench.js';
+import { runRoomEngineBench } from './micro/room-engine.bench.js';
+
+/** The benchmarks, in the order they run, and the groups `--only` also takes. */
+const BENCHES = ['frame-parser', 'engine', 'fanout', 'resume'] as const;
+type BenchName = (typeof BENCHES)[number];
+const GROUPS: Record<string, readonly BenchName[]> = { micro: ['frame-parser', 'engine'], macro: ['fanout', 'resume'] };
 
 interface Args {
-  only: 'micro' | 'macro' | null;
+  /** Benchmarks to run. */
+  only: Set<BenchName>;
   repeat: number;
   json: string | null;
   /** Longest wait for a quiet machine before each benchmark, ms (0: do not wait). */
   waitQuietMs: number;
   fanout: ReturnType<typeof parseFanoutArgs>;
+  resume: ReturnType<typeof parseResumeArgs>;
+}
+
+/** `micro`, `engine,resume`, … → the benchmarks named. */
+function parseOnly(v: string): Set<BenchName> {
+  const out = new Set<BenchName>();
+  for (const name of v.split(',').map((x) => x.trim())) {
+    const group = GROUPS[name];
+    if (group) for (const b of group) out.add(b);
+    else if ((BENCHES as readonly string[]).includes(name)) out.add(name as BenchName);
+    else throw new Error(`--only takes micro, macro or ${BENCHES.join(', ')} (comma-separated), not ${JSON.stringify(name)}`);
+  }
+  return out;
 }
 
 function parseArgs(argv: string[]): Args {
-  let only: Args['only'] = null;
+  let only: Args['only'] = new Set(BENCHES);
   let repeat = 1;
   let json: string | null = null;
   let waitQuietMs = 0;
   const rest: string[] = [];
+  const resumeRest: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const [flag, inline] = a.includes('=') ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)] : [a, undefined];
     const value = () => inline ?? argv[++i] ?? '';
     if (flag === '--only') {
-      const v = value();
-      if (v !== 'micro' && v !== 'macro') throw new Error(`--only takes micro or macro, not ${JSON.stringify(v)}`);
-      only = v;
+      only = parseOnly(value());
     } else if (flag === '--repeat') {
       repeat = Number(value());
       if (!Number.isInteger(repeat) || repeat < 1 || repeat > 20) throw new Error('--repeat takes an integer from 1 to 20');
@@ -53,20 +78,25 @@ function parseArgs(argv: string[]): Args {
     } else if (flag === '--json') {
       json = value();
     } else if (flag === '--help' || flag === '-h') {
-      process.stdout.write('usage: node dist/bench/run.js [--only micro|macro] [--duration 10s] [--members 500] [--window 32] [--repeat 1] [--wait-quiet 0s] [--json FILE]\n');
+      process.stdout.write(
+        'usage: node dist/bench/run.js [--only micro|macro|frame-parser|engine|fanout|resume[,…]] [--duration 10s] [--members 500] [--window 32] [--repeat 1]\n' +
+          '                              [--rounds 5] [--clients 100] [--messages 1000] [--wait-quiet 0s] [--json FILE]\n',
+      );
       process.exit(0);
     } else if (['--duration', '--members', '--window', '--text'].includes(flag)) {
       rest.push(flag, value());
+    } else if (['--rounds', '--clients', '--messages'].includes(flag)) {
+      resumeRest.push(flag, value());
     } else {
       throw new Error(`unknown flag ${a} (try --help)`);
     }
   }
-  return { only, repeat, json, waitQuietMs, fanout: parseFanoutArgs(rest) };
+  return { only, repeat, json, waitQuietMs, fanout: parseFanoutArgs(rest), resume: parseResumeArgs(resumeRest) };
 }
 
 function fmt(value: number, unit: string): string {
   if (!Number.isFinite(value)) return 'n/a';
-  if (unit === 'frames/s' || unit === '/s') return Math.round(value).toLocaleString('en-US');
+  if (unit === 'frames/s' || unit === 'ops/s' || unit === '/s') return Math.round(value).toLocaleString('en-US');
   return value.toFixed(value >= 100 ? 0 : value >= 10 ? 1 : 2);
 }
 
@@ -87,6 +117,21 @@ function sourceState(): string {
   if (head.status !== 0) return 'commit ?';
   const dirty = git('status', '--porcelain', '--untracked-files=no', '--', 'src').stdout.trim() !== '';
   return `commit ${head.stdout.trim()}${dirty ? ' + uncommitted changes in src/' : ''}`;
+}
+
+/**
+ * Runs a micro-benchmark and measures what other processes used meanwhile
+ * (machine busy time minus this process), in cores; null without /proc.
+ */
+async function withOtherCpu<T>(f: () => Promise<T>): Promise<{ value: T; otherCpu: number | null }> {
+  const m0 = machineCpu();
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  const value = await f();
+  const seconds = (performance.now() - t0) / 1000;
+  const own = process.cpuUsage(c0);
+  const all = cpuDelta(m0, machineCpu(), 'all', seconds);
+  return { value, otherCpu: all ? Math.max(0, all.busy - (own.user + own.system) / 1e6 / seconds) : null };
 }
 
 const median = (xs: number[]) => {
@@ -111,17 +156,35 @@ async function main(): Promise<void> {
   );
   const rows: Row[] = [];
   const fanouts: FanoutResult[] = [];
+  const resumes: ResumeResult[] = [];
+  /** Other processes' CPU (cores) while each micro-benchmark ran. */
+  const microOtherCpu: Record<string, number | null> = {};
+  const microWarnings: string[] = [];
+  const micro = async (name: string, f: () => Promise<Row[]>) => {
+    const { value, otherCpu } = await withOtherCpu(f);
+    microOtherCpu[name] = otherCpu;
+    if (otherCpu !== null) {
+      process.stderr.write(`[micro] ${name}: other processes used ${(otherCpu * 100).toFixed(0)}% of a core while it ran\n`);
+      if (otherCpu > 0.15) microWarnings.push(`${name}: other processes used ${(otherCpu * 100).toFixed(0)}% of a core while it ran: the machine was not quiet, expect noise`);
+    }
+    rows.push(...value);
+  };
   const quiet = async () => {
     if (args.waitQuietMs <= 0) return;
     const busy = await waitQuiet(args.waitQuietMs, 0.08, (l) => process.stderr.write(`[bench] ${l}\n`));
     if (busy !== null && busy >= 0.08) process.stderr.write(`[bench] machine still ${(busy * 100).toFixed(0)}% busy; running anyway\n`);
   };
-  if (args.only !== 'macro') {
+  if (args.only.has('frame-parser')) {
     await quiet();
     process.stderr.write('[micro] frame parser: 3 chunkings, ~2.5 s each\n');
-    rows.push(...(await runFrameParserBench()));
+    await micro('frame-parser', () => runFrameParserBench());
   }
-  if (args.only !== 'micro') {
+  if (args.only.has('engine')) {
+    await quiet();
+    process.stderr.write('[micro] room engine: 6 cases, ~2.5 s each\n');
+    await micro('room-engine', () => runRoomEngineBench());
+  }
+  if (args.only.has('fanout')) {
     for (let i = 0; i < args.repeat; i++) {
       if (args.repeat > 1) process.stderr.write(`[fanout] run ${i + 1} of ${args.repeat}\n`);
       await quiet();
@@ -144,12 +207,22 @@ async function main(): Promise<void> {
       });
     }
   }
+  if (args.only.has('resume')) {
+    await quiet();
+    const r = await runResume({ waitQuietMs: args.waitQuietMs, ...args.resume });
+    resumes.push(r);
+    rows.push(...resumeRows(r));
+  }
   process.stdout.write('\n');
   printTable(rows);
-  const warnings = fanouts.flatMap((f, i) => f.warnings.map((w) => (fanouts.length > 1 ? `run ${i + 1}: ${w}` : w)));
+  const warnings = [
+    ...microWarnings,
+    ...fanouts.flatMap((f, i) => f.warnings.map((w) => (fanouts.length > 1 ? `run ${i + 1}: ${w}` : w))),
+    ...resumes.flatMap((r) => r.warnings.map((w) => `resume: ${w}`)),
+  ];
   if (warnings.length > 0) process.stdout.write(`\nwarnings:\n${warnings.map((w) => `  - ${w}`).join('\n')}\n`);
   if (args.json) {
-    writeFileSync(args.json, `${JSON.stringify({ meta, rows, fanout: fanouts }, null, 2)}\n`);
+    writeFileSync(args.json, `${JSON.stringify({ meta, rows, microOtherCpu, fanout: fanouts, resume: resumes }, null, 2)}\n`);
     process.stderr.write(`results written to ${args.json}\n`);
   }
 }

@@ -33,14 +33,13 @@
  * Run: `npm run bench -- --only macro [--duration 10s]`, or directly
  * `node dist/bench/macro/fanout.js [--duration 10s] [--members 500] [--window 32]`.
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
-import os from 'node:os';
-import path from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CLIENT_CORE, pinnedCommand, pinSelf, SERVER_CORE } from './pin.js';
+import { pathToFileURL } from 'node:url';
+import { CLIENT_CORE, pinSelf, SERVER_CORE } from './pin.js';
+import { cpuDelta, frame, freePort, getJson, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, waitFor } from './server-process.js';
+
+export { parseDuration };
 
 /** One result line of a benchmark (bench/run.ts prints these as a table). */
 export interface Row {
@@ -126,223 +125,9 @@ const SENDER_NICK = 'bench-sender';
 const MAX_LENGTH = 65536 + 1;
 const SETUP_TIMEOUT_MS = 60_000;
 const DRAIN_TIMEOUT_MS = 20_000;
-const STOP_TIMEOUT_MS = 8_000;
 const CONNECT_BATCH = 100;
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-/** dist/bench/macro → dist/src/main.js */
-const SERVER_ENTRY = path.resolve(here, '../../src/main.js');
 
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-/** Parses `10s`, `500ms`, `2m` or a bare number of seconds into ms. */
-export function parseDuration(s: string): number {
-  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m)?\s*$/.exec(s);
-  if (!m) throw new Error(`bad duration ${JSON.stringify(s)} (use e.g. 10s, 500ms, 2m)`);
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return Math.round(unit === 'ms' ? n : unit === 'm' ? n * 60_000 : n * 1000);
-}
-
-/** Encodes one binary frame (PROTOCOL.md §2), no codec. */
-function frame(obj: unknown): Buffer {
-  const body = Buffer.from(JSON.stringify(obj));
-  const out = Buffer.allocUnsafe(5 + body.length);
-  out.writeUInt32BE(body.length + 1, 0);
-  out[4] = 0;
-  body.copy(out, 5);
-  return out;
-}
-
-async function freePort(): Promise<number> {
-  const s = net.createServer();
-  await new Promise<void>((resolve, reject) => {
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => resolve());
-  });
-  const { port } = s.address() as net.AddressInfo;
-  await new Promise<void>((r) => s.close(() => r()));
-  return port;
-}
-
-/** One HTTP GET on the chat port (PROTOCOL.md §6); resolves the JSON body. */
-function getJson(port: number, pathname: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host: '127.0.0.1' }, () => sock.write(`GET ${pathname} HTTP/1.1\r\nHost: bench\r\n\r\n`));
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`GET ${pathname}: no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    sock.on('data', (d) => chunks.push(d));
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    sock.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const i = text.indexOf('\r\n\r\n');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
-      if (status !== '200' || i < 0) return reject(new Error(`GET ${pathname}: unexpected answer ${JSON.stringify(text.slice(0, 200))}`));
-      try {
-        resolve(JSON.parse(text.slice(i + 4)) as Record<string, unknown>);
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
-}
-
-// ------------------------------------------------------------------ server child
-
-let clkTck: number | undefined;
-function ticksPerSecond(): number {
-  if (clkTck === undefined) {
-    const r = spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' });
-    const n = Number(r.stdout?.trim());
-    clkTck = Number.isFinite(n) && n > 0 ? n : 100;
-  }
-  return clkTck;
-}
-
-/** The server as a child process. */
-class ServerProcess {
-  readonly lines: string[] = [];
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-  exitedNow = false;
-
-  private constructor(
-    readonly child: ChildProcess,
-    readonly pinning: string,
-  ) {
-    this.exited = new Promise((resolve) =>
-      child.once('exit', (code, signal) => {
-        this.exitedNow = true;
-        resolve({ code, signal });
-      }),
-    );
-    const keep = (d: Buffer) => {
-      for (const line of d.toString('utf8').split('\n')) {
-        if (line.trim() === '') continue;
-        this.lines.push(line.length > 400 ? `${line.slice(0, 400)}…` : line);
-        if (this.lines.length > 200) this.lines.shift();
-      }
-    };
-    child.stdout!.on('data', keep);
-    child.stderr!.on('data', keep);
-  }
-
-  /** Spawns `node dist/src/main.js` on `port` and waits for its listening line. */
-  static async start(port: number, members: number): Promise<ServerProcess> {
-    if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`npm run build\` first`);
-    const cmd = pinnedCommand(SERVER_CORE, process.execPath, [SERVER_ENTRY]);
-    const env: NodeJS.ProcessEnv = {
-      ...process.env,
-      tcp_host: '127.0.0.1',
-      tcp_port: String(port),
-      log_level: 'warn',
-      log_file: '',
-      voice_udp_port: '0',
-      max_connections: String(Math.max(10_000, members * 2 + 100)),
-      max_connections_per_ip: String(Math.max(1000, members * 2 + 100)),
-      // One sender stands in for a room's many writers: its rate is the load, not abuse.
-      rate_msgs_per_sec: '1000000',
-      rate_burst: '1000000',
-      heartbeat_ms: '3600000',
-      heartbeat_timeout_ms: '7200000',
-      shutdown_timeout_ms: '3000',
-      shutdown_jitter_ms: '0',
-    };
-    const child = spawn(cmd.file, cmd.args, { cwd: os.tmpdir(), env, stdio: ['ignore', 'pipe', 'pipe'] });
-    const server = new ServerProcess(child, cmd.pinning);
-    const listening = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('server did not start listening within 15 s')), 15_000);
-      const onData = (d: Buffer) => {
-        if (/listening on/.test(d.toString('utf8'))) {
-          clearTimeout(timer);
-          child.stdout!.off('data', onData);
-          resolve();
-        }
-      };
-      child.stdout!.on('data', onData);
-      child.once('error', (err) => {
-        clearTimeout(timer);
-        reject(err);
-      });
-      void server.exited.then(({ code, signal }) => {
-        clearTimeout(timer);
-        reject(new Error(`server exited during start-up (code ${code}, signal ${signal}): ${server.lines.slice(-5).join(' | ')}`));
-      });
-    });
-    try {
-      await listening;
-    } catch (err) {
-      server.kill();
-      throw err;
-    }
-    return server;
-  }
-
-  /** CPU seconds used so far (user, system), from /proc; null where /proc is missing. */
-  cpuSeconds(): { user: number; system: number } | null {
-    try {
-      const stat = readFileSync(`/proc/${this.child.pid}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // Fields 14 and 15 of proc(5) (utime, stime) are 11 and 12 after the command name.
-      return { user: Number(f[11]) / ticksPerSecond(), system: Number(f[12]) / ticksPerSecond() };
-    } catch {
-      return null;
-    }
-  }
-
-  /** SIGKILL, no wait (for the exit handler). */
-  kill(): void {
-    if (!this.exitedNow) this.child.kill('SIGKILL');
-  }
-
-  /** SIGTERM (graceful drain), then SIGKILL after STOP_TIMEOUT_MS. */
-  async stop(): Promise<{ code: number | null; signal: NodeJS.Signals | null; forced: boolean }> {
-    if (this.exitedNow) return { ...(await this.exited), forced: false };
-    this.child.kill('SIGTERM');
-    const t = await Promise.race([this.exited, sleep(STOP_TIMEOUT_MS).then(() => null)]);
-    if (t) return { ...t, forced: false };
-    this.child.kill('SIGKILL');
-    return { ...(await this.exited), forced: true };
-  }
-}
-
-interface CpuTimes {
-  busy: number;
-  softirq: number;
-}
-
-/**
- * Busy and interrupt/softirq CPU seconds from /proc/stat: `all` for the
- * machine, `cpu<N>` per core; null where /proc is missing.
- */
-function machineCpu(): Map<string, CpuTimes> | null {
-  try {
-    const out = new Map<string, CpuTimes>();
-    const tps = ticksPerSecond();
-    for (const line of readFileSync('/proc/stat', 'utf8').split('\n')) {
-      if (!line.startsWith('cpu')) continue;
-      const [name = '', ...rest] = line.trim().split(/\s+/);
-      // user nice system idle iowait irq softirq steal (guest time is already in user).
-      const [user = 0, nice = 0, system = 0, , , irq = 0, softirq = 0, steal = 0] = rest.map(Number);
-      out.set(name === 'cpu' ? 'all' : name, { busy: (user + nice + system + irq + softirq + steal) / tps, softirq: (irq + softirq) / tps });
-    }
-    return out;
-  } catch {
-    return null;
-  }
-}
-
-/** Cores used per second between two machineCpu() readings, per key. */
-function cpuDelta(a: Map<string, CpuTimes> | null, b: Map<string, CpuTimes> | null, key: string, seconds: number): CpuTimes | null {
-  const x = a?.get(key), y = b?.get(key);
-  return x && y ? { busy: (y.busy - x.busy) / seconds, softirq: (y.softirq - x.softirq) / seconds } : null;
-}
 
 // ------------------------------------------------------------------ members
 
@@ -596,15 +381,6 @@ function percentile(sorted: number[], p: number): number {
   return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
 }
 
-async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 20): Promise<boolean> {
-  const deadline = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > deadline) return false;
-    await sleep(stepMs);
-  }
-  return true;
-}
-
 /**
  * One fan-out run. Starts and stops its own server; every socket and the
  * child are gone when it settles, and it settles within setup + duration +
@@ -647,7 +423,13 @@ export async function runFanout(opts: Partial<FanoutOptions> = {}): Promise<Fano
 
   const body = async (): Promise<FanoutResult> => {
     const port = await freePort();
-    server = await ServerProcess.start(port, o.members);
+    server = await ServerProcess.start(port, {
+      max_connections: String(Math.max(10_000, o.members * 2 + 100)),
+      max_connections_per_ip: String(Math.max(1000, o.members * 2 + 100)),
+      // One sender stands in for a room's many writers: its rate is the load, not abuse.
+      rate_msgs_per_sec: '1000000',
+      rate_burst: '1000000',
+    });
     log(`server pid ${server.child.pid} on 127.0.0.1:${port} (${server.pinning}); generator pid ${process.pid} (${generatorPinning})`);
 
     // Members join in batches (the accept backlog is finite); each waits for its own `joined`.

@@ -122,7 +122,7 @@ export const configSchema = z.object({
   /** Implementation of the performance-monitor service. */
   service_monitor: impl('baseline').default('baseline'),
   /** Implementation of the memory-pool service. */
-  service_memory: impl('baseline').default('baseline'),
+  service_memory: impl('baseline', 'slab').default('baseline'),
   /** Implementation of the broadcast (fan-out) service. */
   service_broadcast: impl('baseline').default('baseline'),
 });
