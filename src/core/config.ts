@@ -110,7 +110,7 @@ export const configSchema = z.object({
   /** Implementation of the sharded-map service. */
   service_maps: impl('baseline', 'sharded').default('baseline'),
   /** Implementation of the async-I/O (outbound write) service. */
-  service_io: impl('baseline', 'coalescing').default('baseline'),
+  service_io: impl('baseline', 'coalescing').default('coalescing'),
   /** Implementation of the frame-scanning service. */
   service_scan: impl('baseline', 'simd').default('baseline'),
   /** Implementation of the compression service (baseline: no codecs). */
