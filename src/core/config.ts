@@ -118,13 +118,17 @@ export const configSchema = z.object({
   /** Outbound binary bodies of at least this many bytes are compressed with the client's first agreed codec (PROTOCOL.md §2). */
   compression_threshold: int(0, 0xfffffd).default(512),
   /** Implementation of the connection-pool service. */
-  service_pool: impl('baseline').default('baseline'),
+  service_pool: impl('baseline', 'wheel').default('baseline'),
   /** Implementation of the performance-monitor service. */
   service_monitor: impl('baseline').default('baseline'),
   /** Implementation of the memory-pool service. */
   service_memory: impl('baseline', 'slab').default('baseline'),
   /** Implementation of the broadcast (fan-out) service. */
-  service_broadcast: impl('baseline').default('baseline'),
+  service_broadcast: impl('baseline', 'piscina').default('baseline'),
+  /** Worker threads of `service_broadcast=piscina`; 0: os.availableParallelism() - 1, at least 1. */
+  parallel_workers: int(0, 256).default(0),
+  /** `service_broadcast=piscina` compresses on a worker when body bytes × recipients reach this; below it, inline. */
+  parallel_threshold: int(0, 2 ** 31 - 1).default(1 << 20),
 });
 
 /** Validated, frozen configuration (defaults filled in, derived defaults resolved). */

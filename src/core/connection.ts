@@ -28,7 +28,14 @@ export interface Pending {
   t0: number;
 }
 
-/** A client connection, in any mode. */
+/** Initial `codecs`: one shared empty list (hello assigns the agreed ones). */
+const NO_CODECS: readonly CodecName[] = Object.freeze([]);
+
+/**
+ * A client connection, in any mode. Memory per idle connection counts
+ * (bench/services/connection-pool.bench.ts): what most connections never use
+ * (a room set, a backlog) is made on first use, not per connection.
+ */
 export class Connection implements ClientHandle {
   /** Mode, fixed once detected (PROTOCOL.md §1); 'text' until then for typing only. */
   mode: Mode = 'text';
@@ -42,10 +49,10 @@ export class Connection implements ClientHandle {
   readonly session: string = randomBytes(9).toString('base64url');
   echo = false;
   /** Codecs agreed in `welcome` (PROTOCOL.md §2). */
-  codecs: CodecName[] = [];
+  codecs: readonly CodecName[] = NO_CODECS;
   /** Decoded envelopes so far (`hello` must be the first, PROTOCOL.md §3). */
   envelopes = 0;
-  readonly rooms = new Set<string>();
+  #rooms: Set<string> | null = null;
   /** Text mode: the room plain lines go to. */
   currentRoom: string | null = null;
   /** Date.now() of the last inbound bytes. */
@@ -63,8 +70,7 @@ export class Connection implements ClientHandle {
   splitter: LineSplitter | null = null;
   /** True while an asynchronous plugin handles one of this client's envelopes. */
   busy = false;
-  /** Envelopes that arrived while busy, handled in order afterwards. */
-  readonly backlog: Pending[] = [];
+  #backlog: Pending[] | null = null;
   /** Outbound frames kept in order behind an asynchronous encode (zstd), or null when none waits. */
   outQueue: (Buffer | Promise<Buffer>)[] | null = null;
   /** Token bucket: envelopes the client may still send now (rate_msgs_per_sec, rate_burst). */
@@ -96,5 +102,15 @@ export class Connection implements ClientHandle {
     this.tokens = burst;
     this.nick = `guest-${id}`;
     this.remoteAddress = socket.remoteAddress ?? '';
+  }
+
+  /** Rooms joined. Made on first use: an empty Set is ~140 bytes, and many connections never join a room. */
+  get rooms(): Set<string> {
+    return (this.#rooms ??= new Set<string>());
+  }
+
+  /** Envelopes that arrived while busy, handled in order afterwards. Made on first use (only async plugins need it). */
+  get backlog(): Pending[] {
+    return (this.#backlog ??= []);
   }
 }

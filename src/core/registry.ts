@@ -47,6 +47,6 @@ export function createServices<C extends Pooled>(config: Config, gauges: GaugeSo
     pool: createConnectionPool<C>(config.service_pool, config.max_connections, config.max_connections_per_ip, stores<number, C>()),
     monitor: createPerformanceMonitor(config.service_monitor, gauges),
     buffers: createBufferPool(config.service_memory),
-    broadcaster: createBroadcaster(config.service_broadcast),
+    broadcaster: createBroadcaster(config.service_broadcast, config),
   };
 }

@@ -82,6 +82,8 @@ export class ChatServer {
   private isDraining = false;
   private closed: Promise<void> | null = null;
   private readonly sockets = new Set<ServerSocket>();
+  /** Connections the pool refused (answered `server_busy` or, while draining, HTTP only): swept on every tick. */
+  private readonly unpooled = new Set<Connection>();
   private readonly alloc: (size: number) => Buffer;
   private readonly shape: { maxDepth: number; maxKeys: number };
 
@@ -189,7 +191,10 @@ export class ChatServer {
     socket.on('error', socketOnError);
     socket.on('drain', socketOnDrain);
     // While draining, only HTTP is served (so /health can answer 503); setMode refuses the rest.
-    if (this.isDraining || !this.services.pool.add(conn)) conn.refused = true;
+    if (this.isDraining || !this.services.pool.add(conn)) {
+      conn.refused = true;
+      this.unpooled.add(conn);
+    }
   }
 
   /** Called for every inbound chunk. */
@@ -212,15 +217,27 @@ export class ChatServer {
     switch (conn.mode) {
       case 'binary':
         conn.parser!.push(chunk);
-        conn.midFrameSinceMs = conn.parser!.midFrame ? conn.midFrameSinceMs || conn.lastInboundMs : 0;
+        if (!conn.parser!.midFrame) conn.midFrameSinceMs = 0;
+        else if (conn.midFrameSinceMs === 0) this.frameStarted(conn);
         break;
       case 'http':
         this.onHttpData(conn, chunk);
         break;
       default:
         conn.splitter!.push(chunk);
-        conn.midFrameSinceMs = conn.splitter!.buffered > 0 ? conn.midFrameSinceMs || conn.lastInboundMs : 0;
+        if (conn.splitter!.buffered === 0) conn.midFrameSinceMs = 0;
+        else if (conn.midFrameSinceMs === 0) this.frameStarted(conn);
     }
+  }
+
+  /**
+   * A frame or line began in this chunk and did not end: `frame_deadline_ms`
+   * runs from its first bytes, and the sweep must look at the connection by
+   * then (the only deadline that inbound bytes bring forward).
+   */
+  private frameStarted(conn: Connection): void {
+    conn.midFrameSinceMs = conn.lastInboundMs;
+    this.services.pool.schedule(conn, conn.lastInboundMs + this.config.frame_deadline_ms + 1);
   }
 
   private setMode(conn: Connection, mode: Mode): void {
@@ -234,7 +251,7 @@ export class ChatServer {
           conn.midFrameSinceMs = 0;
           this.onFrame(conn, flags, body);
         },
-        onFrameError: (err) => this.fatal(conn, err),
+        onFrameError: (err) => this.frameFatal(conn, err),
       });
     } else if (mode === 'json' || mode === 'text') {
       conn.splitter = new LineSplitter(max, this.services.scanner, {
@@ -272,23 +289,34 @@ export class ChatServer {
 
   private onFrame(conn: Connection, flags: number, body: Buffer): void {
     const t0 = performance.now();
-    if (flags & 0xfc) return this.fatal(conn, new ProtocolError('bad_frame', `reserved flag bits set (0x${flags.toString(16)})`));
+    if (flags & 0xfc) return this.frameFatal(conn, new ProtocolError('bad_frame', `reserved flag bits set (0x${flags.toString(16)})`));
     const codec = flags & 0x03;
     if (codec === 0) return this.onBody(conn, body, t0);
     // Only codecs agreed in welcome may be used (PROTOCOL.md §2).
     const name: CodecName | null = codec === 1 ? 'lz4' : codec === 2 ? 'zstd' : null;
     if (name === null || !conn.codecs.includes(name)) {
-      return this.fatal(conn, new ProtocolError('bad_frame', `codec ${name ?? 'reserved'} (flags ${codec}) was not agreed in welcome`));
+      return this.frameFatal(conn, new ProtocolError('bad_frame', `codec ${name ?? 'reserved'} (flags ${codec}) was not agreed in welcome`));
     }
     let inflated: Buffer | Promise<Buffer>;
     try {
       // Sizes are checked before anything is inflated (the compression service's contract).
       inflated = this.services.compression.decompress(name, body, this.config.max_frame_bytes);
     } catch (err) {
-      return this.fatal(conn, isProtocolError(err) ? err : new ProtocolError('bad_frame', `${name} body does not decode`));
+      return this.frameFatal(conn, isProtocolError(err) ? err : new ProtocolError('bad_frame', `${name} body does not decode`));
     }
     if (inflated instanceof Promise) return this.inflating(conn, inflated, t0);
     this.onBody(conn, inflated, t0);
+  }
+
+  /**
+   * A fatal error in an inbound frame. Envelopes that arrived before it and
+   * still wait behind an asynchronous inflate or plugin are handled first, as
+   * they would be without compression; nothing after it is read.
+   */
+  private frameFatal(conn: Connection, err: ProtocolError): void {
+    if (!conn.busy) return this.fatal(conn, err);
+    conn.parser!.stop();
+    this.inflating(conn, Promise.reject(err), performance.now());
   }
 
   /**
@@ -498,13 +526,14 @@ export class ChatServer {
   /**
    * A binary frame of `json`: compressed with `codec` when the body reaches
    * `compression_threshold` and compression makes it smaller (PROTOCOL.md §2);
-   * a promise when the codec is asynchronous (zstd).
+   * a promise when the codec is asynchronous (zstd) or the broadcaster
+   * compresses off the event loop (`recipients` share the frame).
    */
-  private binaryFrame(json: string, codec: CodecName | undefined): Buffer | Promise<Buffer> {
+  private binaryFrame(json: string, codec: CodecName | undefined, recipients = 1): Buffer | Promise<Buffer> {
     if (codec === undefined || json.length < this.config.compression_threshold / 3) return encodeFrame(json, this.alloc);
     const body = Buffer.from(json, 'utf8');
     if (body.length < this.config.compression_threshold) return frameOf(body, 0, this.alloc);
-    const z = this.services.compression.compress(codec, body);
+    const z = this.services.broadcaster.compress?.(codec, body, recipients) ?? this.services.compression.compress(codec, body);
     const wrap = (zb: Buffer) => (zb.length < body.length ? frameOf(zb, CODEC_FLAGS[codec], this.alloc) : frameOf(body, 0, this.alloc));
     return z instanceof Promise ? z.then(wrap) : wrap(z);
   }
@@ -552,8 +581,8 @@ export class ChatServer {
         case 'binary': {
           const codec = m.codecs[0];
           if (codec === undefined) buf = bin ??= encodeFrame(json, this.alloc);
-          else if (codec === 'lz4') buf = binLz4 ??= this.binaryFrame(json, codec);
-          else buf = binZstd ??= this.binaryFrame(json, codec);
+          else if (codec === 'lz4') buf = binLz4 ??= this.binaryFrame(json, codec, members.size);
+          else buf = binZstd ??= this.binaryFrame(json, codec, members.size);
           break;
         }
         case 'json':
@@ -653,7 +682,11 @@ export class ChatServer {
       if (open || this.services.writer.pending(conn.socket) > this.config.max_outbound_bytes) {
         const seq = env.seq as number;
         if (open) open.to = seq;
-        else (conn.gaps ??= new Map()).set(room, { from: seq, to: seq });
+        else {
+          // The sweep retries the `gap` on every tick while one is open (onDrain may come too early).
+          if (conn.gaps === null) this.services.pool.schedule(conn, 0);
+          (conn.gaps ??= new Map()).set(room, { from: seq, to: seq });
+        }
         this.services.monitor.recordDropped(1);
         return false;
       }
@@ -769,7 +802,7 @@ export class ChatServer {
       this.pipeline.disconnected(conn);
     }
     for (const room of [...conn.rooms]) this.rooms.leave(room, conn);
-    this.services.pool.remove(conn);
+    if (!this.services.pool.remove(conn)) this.unpooled.delete(conn);
   }
 
   /**
@@ -779,33 +812,66 @@ export class ChatServer {
    * `text_idle_ms`, HTTP heads after 5 s, undecided connections after
    * `text_idle_ms`, and any frame or line started more than
    * `frame_deadline_ms` ago; sends pending `gap`s of drained clients.
+   * It visits the connections the pool says are due (all of them with the
+   * baseline pool, only those whose check time came with the timer wheel)
+   * and schedules each again; refused connections are few and short-lived,
+   * and are visited every time.
    */
   private sweep(): void {
     const now = Date.now();
-    const hb = this.config.heartbeat_ms;
-    for (const socket of this.sockets) {
-      const conn = socket[kConnection]!;
-      if (conn.closing) continue;
-      const silent = now - conn.lastInboundMs;
-      if (conn.gaps) this.onDrain(conn);
-      if (conn.midFrameSinceMs !== 0 && now - conn.midFrameSinceMs > this.config.frame_deadline_ms) {
-        this.fatal(conn, new ProtocolError('idle_timeout', `frame not completed within frame_deadline_ms (${this.config.frame_deadline_ms})`));
-        continue;
+    const pool = this.services.pool;
+    for (const conn of pool.due(now)) {
+      const next = this.sweepOne(conn, now);
+      if (next !== 0) pool.schedule(conn, next);
+    }
+    for (const conn of this.unpooled) this.sweepOne(conn, now);
+  }
+
+  /**
+   * One connection's sweep check.
+   * @returns when it must be checked again, ms (Date.now() clock; never later
+   *   than its earliest deadline: inbound bytes only move deadlines later, but
+   *   for a frame that starts, see frameStarted), or 0 when it is closing and
+   *   needs no more checks
+   */
+  private sweepOne(conn: Connection, now: number): number {
+    if (conn.closing) return 0;
+    const cfg = this.config;
+    const silent = now - conn.lastInboundMs;
+    if (conn.gaps) this.onDrain(conn);
+    if (conn.midFrameSinceMs !== 0 && now - conn.midFrameSinceMs > cfg.frame_deadline_ms) {
+      this.fatal(conn, new ProtocolError('idle_timeout', `frame not completed within frame_deadline_ms (${cfg.frame_deadline_ms})`));
+      return 0;
+    }
+    // A frame that starts later schedules its own deadline (frameStarted).
+    let next = conn.midFrameSinceMs !== 0 ? conn.midFrameSinceMs + cfg.frame_deadline_ms + 1 : Infinity;
+    if (conn.gaps) next = now; // still open: again on the next tick
+    if (!conn.detected || conn.mode === 'text') {
+      if (silent > cfg.text_idle_ms) {
+        if (conn.detected) this.fatal(conn, new ProtocolError('idle_timeout', `no input for ${cfg.text_idle_ms} ms`));
+        else conn.socket.destroy();
+        return 0;
       }
-      if (!conn.detected || conn.mode === 'text') {
-        if (silent > this.config.text_idle_ms) {
-          if (conn.detected) this.fatal(conn, new ProtocolError('idle_timeout', `no input for ${this.config.text_idle_ms} ms`));
-          else socket.destroy();
-        }
-      } else if (conn.mode === 'http') {
-        if (now - conn.connectedMs > http.HEAD_TIMEOUT_MS) socket.destroy();
-      } else if (silent >= this.config.heartbeat_timeout_ms) {
-        this.fatal(conn, new ProtocolError('idle_timeout', `no inbound bytes for ${this.config.heartbeat_timeout_ms} ms`));
-      } else if (silent >= hb && conn.pingSentMs === 0) {
+      next = Math.min(next, conn.lastInboundMs + cfg.text_idle_ms + 1);
+      // Undecided: the next bytes may make it HTTP (head timeout from connectedMs) or binary / json-lines (first ping after heartbeat_ms).
+      if (!conn.detected) next = Math.min(next, conn.connectedMs + http.HEAD_TIMEOUT_MS + 1, now + cfg.heartbeat_ms);
+    } else if (conn.mode === 'http') {
+      if (now - conn.connectedMs > http.HEAD_TIMEOUT_MS) {
+        conn.socket.destroy();
+        return 0;
+      }
+      next = Math.min(next, conn.connectedMs + http.HEAD_TIMEOUT_MS + 1);
+    } else if (silent >= cfg.heartbeat_timeout_ms) {
+      this.fatal(conn, new ProtocolError('idle_timeout', `no inbound bytes for ${cfg.heartbeat_timeout_ms} ms`));
+      return 0;
+    } else {
+      if (silent >= cfg.heartbeat_ms && conn.pingSentMs === 0) {
         conn.pingSentMs = now;
         this.send(conn, { type: 'ping', t: now });
       }
+      next = Math.min(next, conn.lastInboundMs + (conn.pingSentMs === 0 ? cfg.heartbeat_ms : cfg.heartbeat_timeout_ms));
     }
+    return next;
   }
 
   /**

@@ -7,21 +7,26 @@
 import net from 'node:net';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { ProtocolError } from '../../src/core/errors.js';
-import type { KeyedStoreFactory } from '../../src/services/sharded-map/index.js';
+import { forEachSlice, type KeyedStoreFactory } from '../../src/services/sharded-map/index.js';
 import { createMapStore } from '../../src/services/sharded-map/baseline.js';
+import { ShardedMap, createShardedStore } from '../../src/services/sharded-map/sharded.js';
 import type { OutboundWriter } from '../../src/services/async-io/index.js';
 import { DirectWriter } from '../../src/services/async-io/baseline.js';
 import { CoalescingWriter } from '../../src/services/async-io/coalescing.js';
 import type { FrameScanner } from '../../src/services/frame-scan/index.js';
 import { NativeScanner } from '../../src/services/frame-scan/baseline.js';
+import { JsLoopScanner, SimdWasmScanner } from '../../src/services/frame-scan/simd-wasm.js';
 import type { CompressionService } from '../../src/services/compression/index.js';
 import { NoCompression } from '../../src/services/compression/baseline.js';
+import { NativeCompression } from '../../src/services/compression/native.js';
 import type { ConnectionPool, Pooled } from '../../src/services/connection-pool/index.js';
 import { SimpleConnectionPool } from '../../src/services/connection-pool/baseline.js';
+import { TimerWheelPool, type WheelNode } from '../../src/services/connection-pool/timer-wheel.js';
 import type { GaugeSource, PerformanceMonitor } from '../../src/services/perf-monitor/index.js';
 import { WindowedMonitor } from '../../src/services/perf-monitor/baseline.js';
 import type { BufferPool } from '../../src/services/memory-pool/index.js';
 import { UnpooledBuffers } from '../../src/services/memory-pool/baseline.js';
+import { SlabBuffers } from '../../src/services/memory-pool/slab.js';
 import type { Broadcaster } from '../../src/services/parallel-broadcast/index.js';
 import { InlineBroadcaster } from '../../src/services/parallel-broadcast/baseline.js';
 
@@ -40,6 +45,8 @@ function rng(seed: number): () => number {
 // ---------------------------------------------------------------- sharded-map
 const storeImpls: [string, KeyedStoreFactory][] = [
   ['createMapStore (baseline)', createMapStore],
+  ['ShardedMap (64 shards)', createShardedStore],
+  ['ShardedMap (1 shard)', <K, V>() => new ShardedMap<K, V>(1)],
 ];
 
 describe.each(storeImpls)('KeyedStore: %s', (_name, factory) => {
@@ -118,6 +125,90 @@ describe.each(storeImpls)('KeyedStore: %s', (_name, factory) => {
     }
     for (const k of stable) expect(seen.get(k), `value ${k}`).toBe(1);
     for (const [, n] of seen) expect(n).toBe(1);
+  });
+
+  it('treats 0 / -0 as one key and NaN as a key (SameValueZero)', () => {
+    const s = factory<number, string>();
+    s.set(0, 'zero').set(-0, 'minus zero').set(NaN, 'nan');
+    expect(s.size).toBe(2);
+    expect(s.get(0)).toBe('minus zero');
+    expect(s.get(NaN)).toBe('nan');
+    s.set(2 ** 40 + 1, 'big').set(1.5, 'half');
+    expect(s.get(2 ** 40 + 1)).toBe('big');
+    expect(s.get(1.5)).toBe('half');
+    expect(s.delete(-0)).toBe(true);
+    expect(s.has(0)).toBe(false);
+  });
+
+  it('forEachSlice visits each entry once, in slices of at most maxPerSlice, yielding to the event loop between them', async () => {
+    const s = factory<string, number>();
+    for (let i = 0; i < 2500; i++) s.set(`conn-${i}`, i);
+    let ticks = 0;
+    let stop = false;
+    const tick = () => {
+      ticks++;
+      if (!stop) setImmediate(tick);
+    };
+    setImmediate(tick);
+    const seen = new Map<number, number>();
+    const tickAtVisit: number[] = [];
+    const n = await forEachSlice(
+      s,
+      (v, k) => {
+        expect(k).toBe(`conn-${v}`);
+        seen.set(v, (seen.get(v) ?? 0) + 1);
+        tickAtVisit.push(ticks);
+      },
+      1000,
+    );
+    stop = true;
+    expect(n).toBe(2500);
+    expect(seen.size).toBe(2500);
+    for (const [, c] of seen) expect(c).toBe(1);
+    const perTurn = new Map<number, number>();
+    for (const t of tickAtVisit) perTurn.set(t, (perTurn.get(t) ?? 0) + 1);
+    expect([...perTurn.values()]).toEqual([1000, 1000, 500]); // other callbacks ran between slices
+    expect(await forEachSlice(factory<string, number>(), () => expect.fail('empty store'))).toBe(0);
+  });
+
+  it('forEachSlice keeps its promise while the store changes between slices', async () => {
+    const s = factory<number, number>();
+    for (let i = 0; i < 5000; i++) s.set(i, i);
+    const deleted = new Set<number>();
+    const r = rng(11);
+    let next = 5000;
+    let stop = false;
+    const churn = () => {
+      for (let j = 0; j < 50; j++) {
+        const k = 2 * Math.floor(r() * 2500) + 1; // odd keys come and go
+        s.delete(k);
+        deleted.add(k);
+        s.set(next, next++); // new keys: may or may not be visited
+      }
+      if (!stop) setImmediate(churn);
+    };
+    setImmediate(churn);
+    const seen = new Map<number, number>();
+    await forEachSlice(
+      s,
+      (v, k) => {
+        expect(v).toBe(k);
+        expect(deleted.has(k), `key ${k} visited after its delete`).toBe(false);
+        seen.set(k, (seen.get(k) ?? 0) + 1);
+      },
+      100,
+    );
+    stop = true;
+    for (let k = 0; k < 5000; k += 2) expect(seen.get(k), `key ${k}`).toBe(1);
+    for (const [, c] of seen) expect(c).toBe(1);
+    expect(deleted.size).toBeGreaterThan(0);
+  });
+
+  it('forEachSlice rejects a maxPerSlice that is not an integer >= 1', async () => {
+    const s = factory<number, number>();
+    s.set(1, 1);
+    await expect(forEachSlice(s, () => {}, 0)).rejects.toThrow(RangeError);
+    await expect(forEachSlice(s, () => {}, 1.5)).rejects.toThrow(RangeError);
   });
 });
 
@@ -230,6 +321,8 @@ describe.each(writerImpls)('OutboundWriter: %s', (_name, make) => {
 // ---------------------------------------------------------------- frame-scan
 const scannerImpls: [string, () => FrameScanner][] = [
   ['NativeScanner (baseline)', () => new NativeScanner()],
+  ['SimdWasmScanner (simd: wasm)', () => new SimdWasmScanner()],
+  ['JsLoopScanner (simd: fallback)', () => new JsLoopScanner()],
 ];
 
 function naiveIndexOfNewline(buf: Uint8Array, from: number): number {
@@ -325,14 +418,69 @@ describe.each(scannerImpls)('FrameScanner: %s', (_name, make) => {
     ['lone continuation', [0x80], false],
     ['truncated', [0xe2, 0x82], false],
     ['0xff', [0xff], false],
+    ['smallest 2-byte', [0xc2, 0x80], true],
+    ['overlong 2-byte C1', [0xc1, 0xbf], false],
+    ['smallest 3-byte', [0xe0, 0xa0, 0x80], true],
+    ['last before surrogates', [0xed, 0x9f, 0xbf], true],
+    ['last surrogate', [0xed, 0xbf, 0xbf], false],
+    ['first after surrogates', [0xee, 0x80, 0x80], true],
+    ['smallest 4-byte', [0xf0, 0x90, 0x80, 0x80], true],
+    ['overlong 4-byte', [0xf0, 0x8f, 0xbf, 0xbf], false],
+    ['lead F5', [0xf5, 0x80, 0x80, 0x80], false],
+    ['0xfe', [0xfe], false],
+    ['missing continuation before ASCII', [0xc2, 0x41], false],
+    ['bad second continuation', [0xe2, 0x82, 0x28], false],
+    ['truncated 4-byte', [0xf0, 0x9f, 0x98], false],
+    ['truncated 4-byte then ASCII', [0xf0, 0x9f, 0x98, 0x41], false],
+    ['two continuations after 2-byte', [0xc3, 0xa9, 0xa9], false],
   ])('isUtf8: %s', (_what, bytes, ok) => {
     expect(sc.isUtf8(Buffer.from(bytes as number[]))).toBe(ok);
+  });
+
+  it('isUtf8 at every position of long ASCII runs (vector, block and 64 KiB segment edges)', () => {
+    const cases: [string, number[], boolean][] = [
+      ['é', [0xc3, 0xa9], true],
+      ['€', [0xe2, 0x82, 0xac], true],
+      ['😀', [0xf0, 0x9f, 0x98, 0x80], true],
+      ['surrogate', [0xed, 0xa0, 0x80], false],
+      ['overlong', [0xe0, 0x80, 0xaf], false],
+      ['lone continuation', [0x80], false],
+      ['truncated', [0xf0, 0x9f, 0x98], false],
+    ];
+    for (const size of [200, 65536 + 300]) {
+      const edges = [0, 1, 14, 15, 16, 17, 31, 32, 47, 48, 63, 64, 65, 127, 128, size - 5, size - 4, size - 3, size - 2, size - 1];
+      if (size > 65536) edges.push(65532, 65533, 65534, 65535, 65536, 65537);
+      for (const [what, bytes, ok] of cases) {
+        for (const at of edges) {
+          if (at + bytes.length > size) continue;
+          const buf = Buffer.alloc(size, 0x61);
+          buf.set(bytes, at);
+          expect(sc.isUtf8(buf), `${what} at ${at} of ${size}`).toBe(ok);
+          expect(sc.isUtf8(buf.subarray(0, at + bytes.length - 1)), `${what} cut at ${at} of ${size}`).toBe(naiveIsUtf8(buf.subarray(0, at + bytes.length - 1)));
+        }
+      }
+    }
+  });
+
+  it('isUtf8 agrees with a strict decoder on long mixed buffers', () => {
+    const r = rng(17);
+    for (let t = 0; t < 20; t++) {
+      const buf = randomUtf8(r, 20_000 + Math.floor(r() * 20_000)); // straddles 64 KiB segments
+      expect(sc.isUtf8(buf)).toBe(true);
+      const at = Math.floor(r() * buf.length);
+      const bad = Buffer.from(buf);
+      bad[at] = [0x80, 0xc0, 0xf5, 0xff][t % 4]!;
+      expect(sc.isUtf8(bad), `byte ${at}`).toBe(naiveIsUtf8(bad));
+    }
   });
 });
 
 // ---------------------------------------------------------------- compression
 const compressionImpls: [string, () => CompressionService][] = [
   ['NoCompression (baseline)', () => new NoCompression()],
+  ['NativeCompression (lz4, zstd)', () => new NativeCompression()],
+  ['NativeCompression (lz4 only)', () => new NativeCompression(['lz4'])],
+  ['NativeCompression (zstd only)', () => new NativeCompression(['zstd'])],
 ];
 
 describe.each(compressionImpls)('CompressionService: %s', (_name, make) => {
@@ -380,8 +528,12 @@ interface Conn extends Pooled {
   readonly id: number;
   readonly name: string;
 }
-const poolImpls: [string, (capacity: number, perAddress?: number) => ConnectionPool<Conn>][] = [
+/** Clock of the sweep-schedule tests (any ms value; the wheel is told it at construction). */
+const POOL_T0 = 1_700_000_000_000;
+const poolImpls: [string, (capacity: number, perAddress?: number, startMs?: number) => ConnectionPool<Conn>][] = [
   ['SimpleConnectionPool (baseline) over createMapStore', (cap, per) => new SimpleConnectionPool<Conn>(cap, createMapStore<number, Conn>(), per)],
+  ['TimerWheelPool (250 ms x 1024) over createMapStore', (cap, per, t0 = Date.now()) => new TimerWheelPool<Conn>(cap, createMapStore<number, WheelNode<Conn>>(), per, 250, 1024, t0)],
+  ['TimerWheelPool (100 ms x 64: 6.4 s span) over ShardedMap', (cap, per, t0 = Date.now()) => new TimerWheelPool<Conn>(cap, createShardedStore<number, WheelNode<Conn>>(), per, 100, 64, t0)],
 ];
 
 describe.each(poolImpls)('ConnectionPool: %s', (_name, make) => {
@@ -451,6 +603,242 @@ describe.each(poolImpls)('ConnectionPool: %s', (_name, make) => {
     const p = make(1);
     expect(p.add(conn(1))).toBe(true);
     expect(p.add(conn(2))).toBe(false);
+  });
+
+  // Sweep schedule: due() may yield early, never late.
+  const ids = (it: Iterable<Conn>) => [...it].map((c) => c.id).sort((a, b) => a - b);
+
+  it('due: a connection added is due on the next call; a refused or removed one never', () => {
+    const p = make(2, 2, POOL_T0);
+    const [a, b, c] = [conn(1), conn(2), conn(3)];
+    p.add(a);
+    p.add(b);
+    expect(p.add(c)).toBe(false);
+    expect(ids(p.due(POOL_T0))).toEqual([1, 2]);
+    p.remove(a);
+    p.schedule(b, POOL_T0 + 1000);
+    expect(ids(p.due(POOL_T0 + 1000))).toEqual([2]);
+    p.schedule(a, POOL_T0); // not held: no effect
+    p.schedule(c, POOL_T0);
+    p.schedule(b, POOL_T0 + 1000);
+    expect(ids(p.due(POOL_T0 + 5000))).toEqual([2]);
+  });
+
+  it('due: schedule and remove while iterating never yield a connection twice, nor a removed one', () => {
+    const p = make(1000, 1000, POOL_T0);
+    const all = Array.from({ length: 200 }, (_, i) => conn(i + 1));
+    for (const c of all) p.add(c);
+    const seen = new Set<number>();
+    const removed = new Set<number>();
+    /** Rescheduled before this call reached them: they may come up now or on the next call. */
+    const moved = new Set<number>();
+    let i = 0;
+    for (const c of p.due(POOL_T0)) {
+      expect(seen.has(c.id), `twice: ${c.id}`).toBe(false);
+      expect(removed.has(c.id), `removed: ${c.id}`).toBe(false);
+      seen.add(c.id);
+      p.schedule(c, POOL_T0); // again on the next call
+      // Reschedule one that may still be ahead in this iteration, and remove another.
+      const other = all[(i * 7 + 3) % all.length]!;
+      if (!seen.has(other.id) && !removed.has(other.id)) {
+        p.schedule(other, POOL_T0 - 5);
+        moved.add(other.id);
+      }
+      const gone = all[(i * 13 + 11) % all.length]!;
+      if (!seen.has(gone.id) && !removed.has(gone.id) && i % 3 === 0) {
+        p.remove(gone);
+        removed.add(gone.id);
+      }
+      i++;
+    }
+    for (const c of all) expect(seen.has(c.id) || removed.has(c.id) || moved.has(c.id), `missed: ${c.id}`).toBe(true);
+    // Everyone still held was scheduled for now (or earlier): all due on the next call, once each.
+    expect(ids(p.due(POOL_T0 + 1))).toEqual(all.filter((c) => !removed.has(c.id)).map((c) => c.id));
+  });
+
+  it('due: never later than scheduled, over random schedules, removals and clock steps (model check)', () => {
+    const r = rng(11);
+    const p = make(10_000, 10_000, POOL_T0);
+    /** Held connections → their requested time (null: unscheduled, as a closing one). */
+    const model = new Map<number, { c: Conn; at: number | null }>();
+    let nextId = 1;
+    let now = POOL_T0;
+    /** Due but not reached by a call the caller stopped early: the next call must yield them. */
+    const owed = new Set<number>();
+    for (let round = 0; round < 400; round++) {
+      // Add a few (due at once), remove a few.
+      for (let k = Math.floor(r() * 4); k > 0; k--) {
+        const c = conn(nextId++, `10.0.${nextId % 7}.1`);
+        expect(p.add(c)).toBe(true);
+        model.set(c.id, { c, at: now });
+      }
+      if (model.size > 0 && r() < 0.3) {
+        const id = [...model.keys()][Math.floor(r() * model.size)]!;
+        p.remove(model.get(id)!.c);
+        model.delete(id);
+      }
+      // An event brings some deadlines forward (or schedules an unscheduled one): the sooner request stands.
+      for (let k = model.size > 0 && r() < 0.5 ? 3 : 0; k > 0; k--) {
+        const m = model.get([...model.keys()][Math.floor(r() * model.size)]!)!;
+        const t = now + Math.floor(r() * 30_000) - 1000;
+        p.schedule(m.c, t);
+        m.at = m.at === null ? t : Math.min(m.at, t);
+      }
+      // Time moves on by 0..3 s; now and then it steps back (NTP) or jumps far ahead.
+      const roll = r();
+      now += roll < 0.02 ? -3_600_000 : roll < 0.04 ? 600_000 : Math.floor(r() * 3000);
+      const got = new Set<number>();
+      // Now and then the caller stops early: what it did not reach comes up on the next call.
+      const stopAfter = r() < 0.1 ? Math.floor(r() * 5) : Infinity;
+      for (const c of p.due(now)) {
+        expect(got.has(c.id), `yielded twice: ${c.id}`).toBe(false);
+        got.add(c.id);
+        const m = model.get(c.id);
+        expect(m, `yielded a connection not held: ${c.id}`).toBeDefined();
+        // The core's lazy re-check: not due yet → ask again for the same time; due → a new time, or none.
+        if (m!.at !== null && m!.at > now) p.schedule(c, m!.at);
+        else {
+          const x = r();
+          m!.at = x < 0.1 ? null : x < 0.2 ? now - Math.floor(r() * 1000) : now + Math.floor(r() * (x < 0.9 ? 20_000 : 10_000_000));
+          if (m!.at !== null) p.schedule(c, m!.at);
+        }
+        if (got.size >= stopAfter) break;
+      }
+      for (const [id, m] of model) {
+        if (m.at !== null && m.at <= now && !got.has(id) && !owed.has(id) && stopAfter === Infinity) {
+          expect.fail(`connection ${id} scheduled at ${m.at - POOL_T0} not yielded at ${now - POOL_T0}`);
+        }
+      }
+      for (const id of owed) if (model.has(id)) expect(got.has(id) || stopAfter !== Infinity, `owed ${id}`).toBe(true);
+      owed.clear();
+      if (stopAfter !== Infinity) for (const [id, m] of model) if (m.at !== null && m.at <= now && !got.has(id)) owed.add(id);
+      expect(p.size).toBe(model.size);
+    }
+  });
+});
+
+describe('TimerWheelPool specifics', () => {
+  const conn = (id: number): Conn => ({ id, name: `c${id}`, remoteAddress: '127.0.0.1' });
+  const wheel = (slotMs = 100, slots = 64) => new TimerWheelPool<Conn>(100_000, createMapStore<number, WheelNode<Conn>>(), 100_000, slotMs, slots, POOL_T0);
+  const ids = (it: Iterable<Conn>) => [...it].map((c) => c.id).sort((a, b) => a - b);
+
+  it('yields only what is due, give or take the current slot', () => {
+    const p = wheel(100);
+    const [a, b, c] = [conn(1), conn(2), conn(3)];
+    for (const x of [a, b, c]) p.add(x);
+    expect(ids(p.due(POOL_T0))).toEqual([1, 2, 3]);
+    p.schedule(a, POOL_T0 + 1000);
+    p.schedule(b, POOL_T0 + 3050);
+    // c left unscheduled: never yielded again.
+    expect(ids(p.due(POOL_T0 + 500))).toEqual([]);
+    expect(ids(p.due(POOL_T0 + 999))).toEqual([]);
+    expect(ids(p.due(POOL_T0 + 1000))).toEqual([1]);
+    expect(ids(p.due(POOL_T0 + 2999))).toEqual([]);
+    // Same slot as 3050: yielded early, once per call, until asked again for a later slot.
+    expect(ids(p.due(POOL_T0 + 3000))).toEqual([2]);
+    p.schedule(b, POOL_T0 + 3050);
+    expect(ids(p.due(POOL_T0 + 3020))).toEqual([2]);
+    p.schedule(b, POOL_T0 + 3050);
+    expect(ids(p.due(POOL_T0 + 3050))).toEqual([2]);
+    expect(ids(p.due(POOL_T0 + 60_000))).toEqual([]);
+    expect(p.scheduled).toBe(0);
+  });
+
+  it('a sweep over idle connections yields none of them', () => {
+    const p = wheel(250, 1024);
+    const all = Array.from({ length: 10_000 }, (_, i) => conn(i + 1));
+    for (const c of all) p.add(c);
+    expect([...p.due(POOL_T0)].length).toBe(10_000);
+    all.forEach((c, i) => p.schedule(c, POOL_T0 + 30_000 + (i % 1000) * 10));
+    let yielded = 0;
+    for (let t = POOL_T0 + 1000; t < POOL_T0 + 29_750; t += 1000) yielded += [...p.due(t)].length;
+    expect(yielded).toBe(0);
+    expect([...p.due(POOL_T0 + 30_000)].length).toBe(250); // the slot [30 000, 30 250): 25 offsets x 10 connections
+  });
+
+  it('a time past the span comes up at its end, early', () => {
+    const p = wheel(100, 64); // 6.4 s
+    const a = conn(1);
+    p.add(a);
+    [...p.due(POOL_T0)];
+    p.schedule(a, POOL_T0 + 3_600_000);
+    expect(ids(p.due(POOL_T0 + 6_200))).toEqual([]);
+    expect(ids(p.due(POOL_T0 + 6_400))).toEqual([1]);
+  });
+
+  it('an iteration stopped half-way: the rest come up on the next call; a request for one of them does not hold it back', () => {
+    const p = wheel(100, 64);
+    const all = Array.from({ length: 10 }, (_, i) => conn(i + 1));
+    for (const c of all) p.add(c);
+    const first: number[] = [];
+    for (const c of p.due(POOL_T0)) {
+      first.push(c.id);
+      p.schedule(c, POOL_T0 + 5_000);
+      if (first.length === 3) break;
+    }
+    const rest: number[] = [];
+    for (const c of p.due(POOL_T0 + 50)) {
+      if (rest.length === 0) {
+        // One not reached yet, asked for later: it still comes up now (early is allowed, never late).
+        const ahead = all.find((x) => !first.includes(x.id) && x.id !== c.id)!;
+        p.schedule(ahead, POOL_T0 + 3_000);
+      }
+      rest.push(c.id);
+    }
+    expect([...first, ...rest].sort((a, b) => a - b)).toEqual(all.map((c) => c.id));
+    expect(ids(p.due(POOL_T0 + 4_999))).toEqual([]);
+    expect(ids(p.due(POOL_T0 + 5_000))).toEqual(first.sort((a, b) => a - b));
+  });
+
+  it('schedule only moves sooner until the connection is yielded', () => {
+    const p = wheel(100, 1024);
+    const [a, b] = [conn(1), conn(2)];
+    p.add(a);
+    p.add(b);
+    [...p.due(POOL_T0)];
+    p.schedule(a, POOL_T0 + 5_000);
+    p.schedule(a, POOL_T0 + 1_000); // sooner: moves
+    p.schedule(b, POOL_T0 + 1_000);
+    p.schedule(b, POOL_T0 + 5_000); // later: the sooner one stands
+    expect(ids(p.due(POOL_T0 + 999))).toEqual([]);
+    expect(ids(p.due(POOL_T0 + 1_000))).toEqual([1, 2]);
+    p.schedule(a, POOL_T0 + 5_000); // consumed: a fresh request
+    expect(ids(p.due(POOL_T0 + 4_999))).toEqual([]);
+    expect(ids(p.due(POOL_T0 + 5_000))).toEqual([1]);
+  });
+
+  it('a removed connection leaves the wheel', () => {
+    const p = wheel();
+    const all = Array.from({ length: 50 }, (_, i) => conn(i + 1));
+    for (const c of all) p.add(c);
+    for (const c of all) p.schedule(c, POOL_T0 + 1000);
+    expect(p.scheduled).toBe(50);
+    for (const c of all.slice(0, 20)) p.remove(c);
+    expect(p.scheduled).toBe(30);
+    expect(ids(p.due(POOL_T0 + 1000))).toEqual(all.slice(20).map((c) => c.id));
+  });
+
+  it('a clock step backwards re-checks every connection once', () => {
+    const p = wheel(100, 64);
+    const [a, b] = [conn(1), conn(2)];
+    p.add(a);
+    p.add(b);
+    [...p.due(POOL_T0)];
+    p.schedule(a, POOL_T0 + 5000);
+    p.schedule(b, POOL_T0 + 500);
+    const back = POOL_T0 - 3_600_000;
+    expect(ids(p.due(back))).toEqual([1, 2]);
+    p.schedule(a, back + 1000);
+    expect(ids(p.due(back + 900))).toEqual([]);
+    expect(ids(p.due(back + 1000))).toEqual([1]);
+  });
+
+  it('refuses a bad geometry', () => {
+    const store = createMapStore<number, WheelNode<Conn>>();
+    expect(() => new TimerWheelPool<Conn>(10, store, 10, 0)).toThrow(RangeError);
+    expect(() => new TimerWheelPool<Conn>(10, store, 10, 1.5)).toThrow(RangeError);
+    expect(() => new TimerWheelPool<Conn>(10, store, 10, 100, 100)).toThrow(RangeError);
+    expect(() => new TimerWheelPool<Conn>(10, store, 10, 100, 1)).toThrow(RangeError);
   });
 });
 
@@ -572,6 +960,8 @@ describe.each(monitorImpls)('PerformanceMonitor: %s', (_name, make) => {
 // ---------------------------------------------------------------- memory-pool
 const bufferPoolImpls: [string, () => BufferPool][] = [
   ['UnpooledBuffers (baseline)', () => new UnpooledBuffers()],
+  ['SlabBuffers', () => new SlabBuffers()],
+  ['SlabBuffers (1 KiB slabs, at most 2)', () => new SlabBuffers({ slabBytes: 1024, maxSlabs: 2 })],
 ];
 
 describe.each(bufferPoolImpls)('BufferPool: %s', (_name, make) => {
@@ -590,6 +980,88 @@ describe.each(bufferPoolImpls)('BufferPool: %s', (_name, make) => {
     held.forEach((b, i) => expect(b.every((x) => x === i)).toBe(true));
     for (const b of held) p.release(b);
     for (let i = 0; i < 100; i++) expect(p.alloc(100).length).toBe(100);
+  });
+});
+
+describe('SlabBuffers specifics', () => {
+  /** [start, end) of a view within its ArrayBuffer. */
+  const span = (b: Buffer) => [b.byteOffset, b.byteOffset + b.length] as const;
+
+  it('gives exact sizes across slab ends, and views of one slab never overlap', () => {
+    const r = rng(7);
+    const p = new SlabBuffers({ slabBytes: 4096, cutoff: 512 });
+    const held: Buffer[] = [];
+    for (let i = 0; i < 5000; i++) {
+      const n = Math.floor(r() * 600); // some above the cutoff
+      const b = p.alloc(n);
+      expect(b.length).toBe(n);
+      b.fill(i & 0xff);
+      held.push(b);
+    }
+    held.forEach((b, i) => expect(b.every((x) => x === (i & 0xff)), `buffer ${i}`).toBe(true));
+    const bySlab = new Map<ArrayBufferLike, (readonly [number, number])[]>();
+    for (const b of held) if (b.length > 0) (bySlab.get(b.buffer) ?? bySlab.set(b.buffer, []).get(b.buffer)!).push(span(b));
+    for (const spans of bySlab.values()) {
+      spans.sort((a, b) => a[0] - b[0]);
+      for (let i = 1; i < spans.length; i++) expect(spans[i]![0]).toBeGreaterThanOrEqual(spans[i - 1]![1]);
+    }
+  });
+
+  it('carves frames up to the cutoff from one slab, larger ones get their own allocation', () => {
+    const p = new SlabBuffers({ slabBytes: 64 * 1024, cutoff: 8192 });
+    const a = p.alloc(100), b = p.alloc(8192), c = p.alloc(8193);
+    expect(a.buffer).toBe(b.buffer);
+    expect(a.buffer.byteLength).toBe(64 * 1024);
+    expect(span(b)[0]).toBe(span(a)[1]);
+    expect(c.buffer).not.toBe(a.buffer);
+    expect(c.byteOffset).toBe(0);
+    expect(c.buffer.byteLength).toBe(8193);
+    expect(p.slabsCreated).toBe(1);
+  });
+
+  it('starts a new slab when the current one is full and leaves the old one to its views', () => {
+    const p = new SlabBuffers({ slabBytes: 1000, cutoff: 400 });
+    const a = p.alloc(400), b = p.alloc(400), c = p.alloc(400);
+    expect(a.buffer).toBe(b.buffer);
+    expect(c.buffer).not.toBe(a.buffer);
+    expect(c.byteOffset).toBe(0);
+    expect(p.slabsCreated).toBe(2);
+  });
+
+  it('never has more than maxSlabs alive: past the bound, frames fall back to Buffer.allocUnsafe', () => {
+    const p = new SlabBuffers({ slabBytes: 1024, cutoff: 256, maxSlabs: 3 });
+    const held: Buffer[] = [];
+    for (let i = 0; i < 200; i++) held.push(p.alloc(200).fill(i));
+    expect(p.slabsCreated).toBe(3);
+    expect(p.liveSlabs).toBeLessThanOrEqual(3);
+    expect(p.overflows).toBeGreaterThan(0);
+    expect(new Set(held.map((b) => b.buffer)).size).toBeGreaterThan(3);
+    held.forEach((b, i) => expect(b.every((x) => x === (i & 0xff))).toBe(true));
+  });
+
+  it('starts slabs again once the collector has reclaimed unreferenced ones', async () => {
+    const v8 = await import('node:v8');
+    const vm = await import('node:vm');
+    v8.setFlagsFromString('--expose-gc');
+    const gc = vm.runInNewContext('gc') as () => void;
+    const p = new SlabBuffers({ slabBytes: 1024, cutoff: 256, maxSlabs: 2 });
+    for (let i = 0; i < 20; i++) p.alloc(200); // nothing held
+    expect(p.overflows).toBeGreaterThan(0);
+    for (let i = 0; i < 50 && p.liveSlabs > 0; i++) {
+      gc();
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(p.liveSlabs).toBe(0);
+    const before = p.slabsCreated;
+    p.alloc(200);
+    expect(p.slabsCreated).toBe(before + 1);
+    expect(p.liveSlabs).toBe(1);
+  });
+
+  it('rejects bad options', () => {
+    expect(() => new SlabBuffers({ slabBytes: 0 })).toThrow(RangeError);
+    expect(() => new SlabBuffers({ slabBytes: 1024, cutoff: 2048 })).toThrow(/cutoff/);
+    expect(() => new SlabBuffers({ maxSlabs: 1.5 })).toThrow(/maxSlabs/);
   });
 });
 

@@ -22,6 +22,7 @@ export class NativeCompression implements CompressionService {
   constructor(readonly codecs: readonly CodecName[] = ['lz4', 'zstd']) {}
 
   decompress(codec: CodecName, body: Buffer, maxBytes: number): Buffer | Promise<Buffer> {
+    if (!this.codecs.includes(codec)) throw new ProtocolError('bad_frame', `codec ${codec} is not enabled`);
     if (codec === 'lz4') {
       if (body.length < 4) throw new ProtocolError('bad_frame', 'lz4 body: missing size prefix');
       const declared = body.readUInt32LE(0);

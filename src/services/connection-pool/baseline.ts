@@ -1,7 +1,11 @@
 import type { KeyedStore } from '../sharded-map/contract.js';
 import type { ConnectionPool, Pooled } from './contract.js';
 
-/** Baseline: a keyed store by id with a size cap and a per-address count. */
+/**
+ * Baseline: a keyed store by id with a size cap and a per-address count. Its
+ * sweep schedule is "everything, every time": `due` yields every held
+ * connection and `schedule` is a no-op, so a sweep costs O(connections).
+ */
 export class SimpleConnectionPool<C extends Pooled> implements ConnectionPool<C> {
   private readonly perAddress = new Map<string, number>();
 
@@ -41,5 +45,11 @@ export class SimpleConnectionPool<C extends Pooled> implements ConnectionPool<C>
   }
   values(): IterableIterator<C> {
     return this.store.values();
+  }
+  due(_now: number): Iterable<C> {
+    return this.store.values();
+  }
+  schedule(_conn: C, _atMs: number): void {
+    // Every connection is due on every call.
   }
 }

@@ -1,3 +1,5 @@
+import type { CodecName } from '../compression/contract.js';
+
 /**
  * Fan-out of one already-encoded message to many recipients.
  *
@@ -13,6 +15,16 @@ export interface Broadcaster {
    * @returns the number of deliveries written
    */
   fanOut<T>(recipients: Iterable<T>, except: T | null, deliver: (recipient: T) => boolean): number;
+  /**
+   * Optional: compresses one outbound body off the event loop. The result is
+   * byte-for-byte what the compression service's `compress(codec, body)`
+   * gives (PROTOCOL.md §2), so a peer cannot tell where it was made.
+   * `body` is not modified or detached; the caller still owns it.
+   * @param body the uncompressed body (UTF-8 JSON)
+   * @param recipients how many connections will share the frame
+   * @returns the compressed body, or null: compress inline (below the threshold, or the pool is saturated)
+   */
+  compress?(codec: CodecName, body: Buffer, recipients: number): Promise<Buffer> | null;
   /** Stops any workers; called at shutdown. */
   close(): Promise<void>;
 }
