@@ -26,7 +26,9 @@ import { fanoutRows, parseDuration, parseFanoutArgs, runFanout, type FanoutResul
 import { CLIENT_CORE, pinSelf, waitQuiet } from './macro/pin.js';
 import { parseResumeArgs, resumeRows, runResume, type ResumeResult } from './macro/resume.js';
 import { cpuDelta, machineCpu } from './macro/server-process.js';
-import { runFrameParserBench, type Row } from './micro/frame-parser.bench.js';
+import type { Row } from './lib/row.js';
+import { median } from './lib/stats.js';
+import { runFrameParserBench } from './micro/frame-parser.bench.js';
 import { runRoomEngineBench } from './micro/room-engine.bench.js';
 
 /** The benchmarks, in the order they run, and the groups `--only` also takes. */
@@ -134,10 +136,6 @@ async function withOtherCpu<T>(f: () => Promise<T>): Promise<{ value: T; otherCp
   return { value, otherCpu: all ? Math.max(0, all.busy - (own.user + own.system) / 1e6 / seconds) : null };
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 
 async function main(): Promise<void> {
   const args = parseArgs(process.argv.slice(2));

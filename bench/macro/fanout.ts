@@ -37,20 +37,12 @@ import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { CLIENT_CORE, pinSelf, SERVER_CORE } from './pin.js';
-import { cpuDelta, frame, freePort, getJson, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, waitFor } from './server-process.js';
+import { rowMaker, type Row } from '../lib/row.js';
+import { percentile } from '../lib/stats.js';
+import { cpuDelta, frame, freePort, getJson, guardServer, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, stopServer, waitFor } from './server-process.js';
 
 export { parseDuration };
-
-/** One result line of a benchmark (bench/run.ts prints these as a table). */
-export interface Row {
-  bench: string;
-  case: string;
-  metric: string;
-  value: number;
-  unit: string;
-  rme?: number;
-  note?: string;
-}
+export type { Row };
 
 /** Options of one fan-out run. */
 export interface FanoutOptions {
@@ -376,11 +368,6 @@ class Sender {
 
 // ------------------------------------------------------------------ the run
 
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
-
 /**
  * One fan-out run. Starts and stops its own server; every socket and the
  * child are gone when it settles, and it settles within setup + duration +
@@ -394,14 +381,7 @@ export async function runFanout(opts: Partial<FanoutOptions> = {}): Promise<Fano
   let server: ServerProcess | null = null;
   const members: Member[] = [];
   let sender: Sender | null = null;
-  const killOnExit = () => server?.kill();
-  process.once('exit', killOnExit);
-  const onSignal = (sig: NodeJS.Signals) => {
-    server?.kill();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const unguard = guardServer(() => server);
 
   const closeSockets = async () => {
     const socks = [...members.map((m) => m.sock), ...(sender ? [sender.sock] : [])];
@@ -588,14 +568,10 @@ export async function runFanout(opts: Partial<FanoutOptions> = {}): Promise<Fano
     await closeSockets();
     const srv = server as ServerProcess | null;
     if (srv) {
-      const stopped = await srv.stop();
-      if (stopped.forced) warnings.push(`server did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killed`);
-      else if (stopped.code !== 0) warnings.push(`server exited with code ${stopped.code}, signal ${stopped.signal}`);
-      if (result) result.serverLog = srv.lines.filter((l) => !/listening on/.test(l));
+      const serverLog = await stopServer(srv, warnings);
+      if (result) result.serverLog = serverLog;
     }
-    process.off('exit', killOnExit);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    unguard();
   }
   result = result!;
   if (result.serverLog.length > 0) warnings.push(`server logged ${result.serverLog.length} line(s) at warn or above; first: ${result.serverLog[0]}`);
@@ -606,7 +582,7 @@ export async function runFanout(opts: Partial<FanoutOptions> = {}): Promise<Fano
 /** Rows for bench/run.ts. */
 export function fanoutRows(r: FanoutResult): Row[] {
   const c = `${r.options.members} members, window ${r.options.window}, ${r.options.textBytes}-byte text`;
-  const row = (metric: string, value: number, unit: string, note?: string): Row => ({ bench: 'fanout', case: c, metric, value, unit, ...(note ? { note } : {}) });
+  const row = rowMaker('fanout', c);
   return [
     row('deliveries/s', r.deliveriesPerS, '/s', `${r.deliveries} in ${r.windowS.toFixed(2)} s; per second ${Math.round(r.deliveriesPerSMin)}–${Math.round(r.deliveriesPerSMax)}; per member ${r.memberMin}–${r.memberMax}`),
     row('acks/s', r.acksPerS, '/s', `${r.acks} messages acknowledged`),

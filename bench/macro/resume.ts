@@ -45,9 +45,10 @@ import { readdirSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import type { Row } from '../micro/frame-parser.bench.js';
+import { rowMaker, type Row } from '../lib/row.js';
+import { median } from '../lib/stats.js';
 import { CLIENT_CORE, pinSelf, SERVER_CORE, waitQuiet } from './pin.js';
-import { cpuDelta, frame, freePort, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, ticksPerSecond, waitFor } from './server-process.js';
+import { cpuDelta, frame, freePort, guardServer, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, stopServer, ticksPerSecond, waitFor } from './server-process.js';
 
 /** Options of a resume run. */
 export interface ResumeOptions {
@@ -388,11 +389,6 @@ function pidsCpuSeconds(pids: number[]): number | null {
   return sum;
 }
 
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? NaN : s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
-
 /** Fills ROOM with `messages` chats from one connection (window FILLER_WINDOW), then leaves. */
 async function fill(port: number, messages: number, textBytes: number): Promise<void> {
   const c = new Client(port, { type: 'hello', nick: 'bench-filler', echo: false });
@@ -528,14 +524,7 @@ export async function runResume(opts: Partial<ResumeOptions> = {}): Promise<Resu
   const generatorPinning = pinSelf(CLIENT_CORE);
   const warnings: string[] = [];
   let server: ServerProcess | null = null;
-  const killOnExit = () => server?.kill();
-  process.once('exit', killOnExit);
-  const onSignal = (sig: NodeJS.Signals) => {
-    server?.kill();
-    process.exit(sig === 'SIGINT' ? 130 : 143);
-  };
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  const unguard = guardServer(() => server);
 
   const body = async (): Promise<ResumeResult> => {
     const port = await freePort();
@@ -608,14 +597,10 @@ export async function runResume(opts: Partial<ResumeOptions> = {}): Promise<Resu
     clearTimeout(watchdog);
     const srv = server as ServerProcess | null;
     if (srv) {
-      const stopped = await srv.stop();
-      if (stopped.forced) warnings.push(`server did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killed`);
-      else if (stopped.code !== 0) warnings.push(`server exited with code ${stopped.code}, signal ${stopped.signal}`);
-      if (result) result.serverLog = srv.lines.filter((l) => !/listening on/.test(l));
+      const serverLog = await stopServer(srv, warnings);
+      if (result) result.serverLog = serverLog;
     }
-    process.off('exit', killOnExit);
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    unguard();
   }
   result = result!;
   if (result.serverLog.length > 0) warnings.push(`server logged ${result.serverLog.length} line(s) at warn or above; first: ${result.serverLog[0]}`);
@@ -628,7 +613,7 @@ export function resumeRows(r: ResumeResult): Row[] {
   const rows: Row[] = [];
   for (const c of r.cases) {
     const cs = `${c.clients} client${c.clients === 1 ? '' : 's'} × ${c.messages} messages (${c.rounds.length} rounds)`;
-    const row = (metric: string, value: number, unit: string, note?: string): Row => ({ bench: 'resume', case: cs, metric, value, unit, ...(note ? { note } : {}) });
+    const row = rowMaker('resume', cs);
     const list = (f: (x: ResumeRound) => number | null, d = 1) => c.rounds.map((x) => { const v = f(x); return v === null ? '?' : v.toFixed(d); }).join(', ');
     const med = (f: (x: ResumeRound) => number | null) => {
       const v = c.rounds.map(f);

@@ -246,3 +246,35 @@ export async function waitFor(cond: () => boolean, timeoutMs: number, stepMs = 2
   }
   return true;
 }
+
+/**
+ * Kills the server that `current()` returns when this process exits, and on
+ * SIGINT / SIGTERM (then exits 130 / 143). Returns the function that removes
+ * these handlers again.
+ */
+export function guardServer(current: () => ServerProcess | null): () => void {
+  const killOnExit = () => current()?.kill();
+  process.once('exit', killOnExit);
+  const onSignal = (sig: NodeJS.Signals) => {
+    current()?.kill();
+    process.exit(sig === 'SIGINT' ? 130 : 143);
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  return () => {
+    process.off('exit', killOnExit);
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  };
+}
+
+/**
+ * Stops `srv` (ServerProcess.stop), adding a warning when it had to be killed
+ * or exited badly; returns what it logged, without its listening line.
+ */
+export async function stopServer(srv: ServerProcess, warnings: string[]): Promise<string[]> {
+  const stopped = await srv.stop();
+  if (stopped.forced) warnings.push(`server did not exit within ${STOP_TIMEOUT_MS / 1000} s of SIGTERM; killed`);
+  else if (stopped.code !== 0) warnings.push(`server exited with code ${stopped.code}, signal ${stopped.signal}`);
+  return srv.lines.filter((l) => !/listening on/.test(l));
+}

@@ -22,18 +22,9 @@ import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import type { ProtocolError } from '../../src/core/errors.js';
 import { FrameParser, type FrameSink } from '../../src/core/frame-parser.js';
+import type { Row } from '../lib/row.js';
 
-/** One result line of a benchmark (bench/run.ts prints these as a table). */
-export interface Row {
-  bench: string;
-  case: string;
-  metric: string;
-  value: number;
-  unit: string;
-  /** Relative margin of error in percent, when the harness gives one. */
-  rme?: number;
-  note?: string;
-}
+export type { Row };
 
 /** Body bytes per frame (after the flags byte). */
 export const BODY_BYTES = 64;

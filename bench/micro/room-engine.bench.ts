@@ -29,7 +29,7 @@
 import { pathToFileURL } from 'node:url';
 import { Bench } from 'tinybench';
 import { DEDUP_MAX_IDS, MemoryRoomEngine } from '../../src/plugins/chat-room/engine/index.js';
-import type { Row } from './frame-parser.bench.js';
+import type { Row } from '../lib/row.js';
 
 /** Retained messages per room (`history_per_room`, the server's default). */
 export const RETAIN = 1000;

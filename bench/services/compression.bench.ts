@@ -53,9 +53,10 @@ import { Bench } from 'tinybench';
 import { encodeFrame, frameOf } from '../../src/core/envelope.js';
 import { CODEC_FLAGS, type CodecName } from '../../src/services/compression/contract.js';
 import { NativeCompression } from '../../src/services/compression/native.js';
-import { parseDuration, type Row } from '../macro/fanout.js';
+import type { Row } from '../lib/row.js';
+import { percentile, rng } from '../lib/stats.js';
 import { CLIENT_CORE, pinSelf, waitQuiet } from '../macro/pin.js';
-import { cpuDelta, frame, freePort, getJson, machineCpu, ServerProcess, sleep, STOP_TIMEOUT_MS, waitFor } from '../macro/server-process.js';
+import { cpuDelta, frame, freePort, getJson, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, waitFor } from '../macro/server-process.js';
 
 export type { Row };
 
@@ -67,18 +68,6 @@ const MAX_FRAME_BYTES = 65536;
 const alloc = (n: number) => Buffer.allocUnsafe(n);
 
 // ------------------------------------------------------------------ chat-like corpus
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const NICKS = [
   'alice', 'bob', 'carol', 'dave', 'erin', 'frank', 'grace', 'heidi', 'ivan', 'judy', 'mallory', 'niaj', 'olivia', 'peggy',
@@ -704,11 +693,6 @@ const E2E_DEFAULTS: Omit<E2eOptions, 'log'> = {
   repeat: 1,
   waitQuietMs: 0,
 };
-
-function percentile(sorted: number[], p: number): number {
-  if (sorted.length === 0) return NaN;
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))]!;
-}
 
 async function runE2eOnce(run: Group | 'mixed', o: Omit<E2eOptions, 'groups'>, texts: string[]): Promise<E2eResult> {
   const warnings: string[] = [];

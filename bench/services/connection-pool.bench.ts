@@ -55,7 +55,8 @@ import { TimerWheelPool, type WheelNode } from '../../src/services/connection-po
 import { createMapStore } from '../../src/services/sharded-map/baseline.js';
 import { CLIENT_CORE, pinSelf } from '../macro/pin.js';
 import { frame, freePort, getJson, parseDuration, ServerProcess, sleep } from '../macro/server-process.js';
-import type { Row } from '../micro/frame-parser.bench.js';
+import type { Row } from '../lib/row.js';
+import { median } from '../lib/stats.js';
 
 export type { Row };
 
@@ -595,11 +596,6 @@ export function parseArgs(argv: string[]): ConnectionPoolBenchOptions {
     }
   }
   return o;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
 }
 
 function print(rows: Row[]): void {

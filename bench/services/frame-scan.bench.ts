@@ -35,7 +35,8 @@ import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
 import { machineBusy, waitQuiet } from '../macro/pin.js';
-import type { Row } from '../micro/frame-parser.bench.js';
+import type { Row } from '../lib/row.js';
+import { median, rng } from '../lib/stats.js';
 import type { FrameScanner } from '../../src/services/frame-scan/contract.js';
 import { NativeScanner } from '../../src/services/frame-scan/baseline.js';
 import { JsLoopScanner, SimdWasmScanner } from '../../src/services/frame-scan/simd-wasm.js';
@@ -45,18 +46,6 @@ const BYTES_PER_ITERATION = 256 * 1024;
 /** Chunk sizes measured. */
 export const SIZES = [64, 1024, 64 * 1024] as const;
 export const CONTENTS = ['ascii', 'mixed'] as const;
-
-/** Deterministic PRNG (mulberry32). */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const ASCII_WORDS = ['hello', 'room', 'chat', 'ok', 'the', 'server', 'message', 'seq', 'ack', 'again'];
 const MIXED_WORDS = ['héllo', 'ça', 'привет', 'мир', '日本語', 'テキスト', '😀', '🚀', 'ok', 'naïve', 'Grüße', '中文'];
@@ -174,12 +163,6 @@ export interface ScanResult {
   ratioMax: number;
   /** Rounds measured. */
   rounds: number;
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
 }
 
 /**

@@ -41,7 +41,8 @@ import { Bench } from 'tinybench';
 import type { BufferPool } from '../../src/services/memory-pool/contract.js';
 import { UnpooledBuffers } from '../../src/services/memory-pool/baseline.js';
 import { SlabBuffers } from '../../src/services/memory-pool/slab.js';
-import { parseDuration, runFanout, type FanoutResult, type Row } from '../macro/fanout.js';
+import type { Row } from '../lib/row.js';
+import { parseDuration, runFanout, type FanoutResult } from '../macro/fanout.js';
 import { waitQuiet } from '../macro/pin.js';
 import type { GcReport } from './gc-preload.js';
 

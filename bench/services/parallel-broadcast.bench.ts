@@ -37,7 +37,8 @@ import { frameOf } from '../../src/core/envelope.js';
 import { CODEC_FLAGS, type CodecName } from '../../src/services/compression/contract.js';
 import { NativeCompression } from '../../src/services/compression/native.js';
 import { PiscinaBroadcaster, resolveWorkers } from '../../src/services/parallel-broadcast/piscina.js';
-import type { Row } from '../macro/fanout.js';
+import type { Row } from '../lib/row.js';
+import { rng } from '../lib/stats.js';
 import { chatEnvelope } from './compression.bench.js';
 
 const alloc = (n: number) => Buffer.allocUnsafe(n);
@@ -150,7 +151,7 @@ export async function runCrossover(opts: Partial<CrossoverOptions> = {}): Promis
   try {
     for (const codec of o.codecs) {
       for (const size of o.sizes) {
-        const body = Buffer.from(chatEnvelope(mulberry(size), 1, size));
+        const body = Buffer.from(chatEnvelope(rng(size), 1, size));
         for (const recipients of o.recipients) {
           for (const strategy of ['inline', 'worker'] as Strategy[]) {
             const state = { left: 0, resolve: () => {} };
@@ -204,17 +205,6 @@ export async function runCrossover(opts: Partial<CrossoverOptions> = {}): Promis
     rows.push({ bench: 'parallel-broadcast', case: c, metric: `pipelined event-loop busy / broadcast`, value: r.pipelinedLoopBusyUs, unit: 'µs' });
   }
   return { results, rows };
-}
-
-function mulberry(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 const f1 = (x: number) => x.toFixed(1);

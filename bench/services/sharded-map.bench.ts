@@ -43,7 +43,8 @@ import hdr from 'hdr-histogram-js';
 import { Bench } from 'tinybench';
 import { forEachSlice, type KeyedStore } from '../../src/services/sharded-map/index.js';
 import { ShardedMap, hashKey } from '../../src/services/sharded-map/sharded.js';
-import type { Row } from '../micro/frame-parser.bench.js';
+import type { Row } from '../lib/row.js';
+import { median, rng } from '../lib/stats.js';
 
 export type { Row };
 
@@ -98,22 +99,6 @@ function makeKeys(kind: KeyKind, n: number, prefix = 'room:', offset = 0): (stri
   return keys;
 }
 
-/** Deterministic PRNG (mulberry32), so every run looks up the same keys. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-const median = (xs: number[]) => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s.length % 2 ? s[(s.length - 1) / 2]! : (s[s.length / 2 - 1]! + s[s.length / 2]!) / 2;
-};
 const fmtUs = (ns: number) => (ns / 1000).toFixed(ns >= 100_000 ? 0 : ns >= 10_000 ? 1 : 2);
 
 // ------------------------------------------------------------------ (a) insert latency
