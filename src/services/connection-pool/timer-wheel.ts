@@ -98,11 +98,12 @@ class ConnValues<C> implements IterableIterator<C> {
  * the keyed store holds each connection's wheel node (the connection and its
  * two links), so one entry per connection serves as registry and wheel.
  *
- * Lazy by design: inbound bytes only move a connection's deadlines later, so
- * the core does not touch the wheel on the data path; when a slot comes up,
- * the core re-checks each of its connections against the real deadlines and
+ * Lazy by design: inbound bytes move a connection's deadlines later, so the
+ * core does not touch the wheel for them; when a slot comes up, the core
+ * re-checks each of its connections against the real deadlines and
  * schedules it again. Only an event that brings a deadline forward (a frame
- * that starts: frame_deadline_ms) schedules it sooner.
+ * left unfinished at the end of a chunk: frame_deadline_ms; a `gap` to send)
+ * schedules it sooner.
  *
  * Times: slot k holds connections due in [k·slotMs, (k+1)·slotMs). `due(now)`
  * takes out every slot from the one of the previous call (again: it may have
