@@ -11,6 +11,7 @@ import type { FrameParser } from './frame-parser.js';
 import type { LineSplitter } from './line-splitter.js';
 import type { Mode } from './mode-detect.js';
 import type { ClientHandle } from './plugin.js';
+import type { ChatServer } from './server.js';
 
 /** Socket field that points at its Connection. */
 export const kConnection = Symbol('tcpserver.connection');
@@ -93,11 +94,13 @@ export class Connection implements ClientHandle {
    * @param id unique per process
    * @param socket the TCP socket
    * @param burst initial tokens (config rate_burst)
+   * @param server the server it belongs to (the module-level handlers reach it through here)
    */
   constructor(
     readonly id: number,
     readonly socket: ServerSocket,
     burst: number,
+    readonly server: ChatServer,
   ) {
     this.tokens = burst;
     this.nick = `guest-${id}`;

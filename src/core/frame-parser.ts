@@ -28,7 +28,8 @@ const S_STOPPED = 2; // after a fatal error or stop()
 /** Incremental parser for one connection. */
 export class FrameParser {
   private state = S_PREFIX;
-  private readonly prefix = Buffer.alloc(4);
+  /** The length prefix's bytes so far, big-endian, as an integer (no Buffer per connection). */
+  private prefix = 0;
   private prefixFill = 0;
   private frame: Buffer | null = null;
   private frameFill = 0;
@@ -71,13 +72,20 @@ export class FrameParser {
             length = chunk.readUInt32BE(off);
             off += 4;
           } else {
-            const take = Math.min(4 - this.prefixFill, n - off);
-            chunk.copy(this.prefix, this.prefixFill, off, off + take);
-            this.prefixFill += take;
-            off += take;
-            if (this.prefixFill < 4) return;
+            let prefix = this.prefix;
+            let fill = this.prefixFill;
+            while (fill < 4 && off < n) {
+              prefix = prefix * 256 + chunk[off++]!; // multiply, not <<: stays an unsigned u32
+              fill++;
+            }
+            if (fill < 4) {
+              this.prefix = prefix;
+              this.prefixFill = fill;
+              return;
+            }
+            this.prefix = 0;
             this.prefixFill = 0;
-            length = this.prefix.readUInt32BE(0);
+            length = prefix;
           }
           if (length === 0) return this.fail(new ProtocolError('bad_frame', 'frame length is 0'));
           if (length > this.maxFrameBytes + 1) {

@@ -11,9 +11,9 @@ import { Connection, kConnection, type ServerSocket } from './connection.js';
 import { decodeEnvelope, encodeFrame, encodeLine, frameOf, GUEST_RE, NICK_RE, type Envelope } from './envelope.js';
 import { isProtocolError, ProtocolError, WIRE_ERRORS, type WireErrorCode } from './errors.js';
 import { FeatureGate } from './feature-gate.js';
-import { FrameParser } from './frame-parser.js';
+import { FrameParser, type FrameSink } from './frame-parser.js';
 import * as http from './http.js';
-import { LineSplitter } from './line-splitter.js';
+import { LineSplitter, type LineSink } from './line-splitter.js';
 import { detectMode, MAX_DETECT_BYTES, type Mode } from './mode-detect.js';
 import { Pipeline } from './pipeline.js';
 import type { BroadcastOptions, ClientHandle, MessageProcessor, PluginApi, RoomsApi } from './plugin.js';
@@ -45,13 +45,15 @@ export interface ServerOptions {
 // Module-level socket handlers (STYLE.md: no closure per socket).
 function socketOnData(this: ServerSocket, chunk: Buffer): void {
   const conn = this[kConnection]!;
-  servers.get(this)!.onData(conn, chunk);
+  conn.server.onData(conn, chunk);
 }
 function socketOnClose(this: ServerSocket): void {
-  servers.get(this)?.onClose(this[kConnection]!);
+  const conn = this[kConnection]!;
+  conn.server.onClose(conn);
 }
 function socketOnDrain(this: ServerSocket): void {
-  servers.get(this)?.onDrain(this[kConnection]!);
+  const conn = this[kConnection]!;
+  conn.server.onDrain(conn);
 }
 function socketOnError(this: ServerSocket): void {
   // 'close' follows; resets by clients are routine.
@@ -61,8 +63,26 @@ function refOf(env: Envelope): string {
   return typeof env.id === 'string' ? env.id : env.type;
 }
 
-/** Socket → its server (a WeakMap keeps the socket's own shape untouched but for kConnection). */
-const servers = new WeakMap<net.Socket, ChatServer>();
+/**
+ * The sink of a connection's FrameParser or LineSplitter: one small object
+ * whose methods sit on the prototype (STYLE.md: no closure per socket), and
+ * reach the connection through its one field.
+ */
+class ConnectionSink implements FrameSink, LineSink {
+  constructor(private readonly conn: Connection) {}
+  onFrame(flags: number, body: Buffer): void {
+    this.conn.server.onParsedFrame(this.conn, flags, body);
+  }
+  onFrameError(err: ProtocolError): void {
+    this.conn.server.onParseError(this.conn, err);
+  }
+  onLine(line: Buffer): void {
+    this.conn.server.onParsedLine(this.conn, line);
+  }
+  onLineError(err: ProtocolError): void {
+    this.conn.server.onParseError(this.conn, err);
+  }
+}
 
 /** The server. Create with createServer() from the package root. */
 export class ChatServer {
@@ -182,9 +202,8 @@ export class ChatServer {
 
   private onConnection(raw: net.Socket): void {
     const socket = raw as ServerSocket;
-    const conn = new Connection(this.nextId++, socket, this.config.rate_burst);
+    const conn = new Connection(this.nextId++, socket, this.config.rate_burst, this);
     socket[kConnection] = conn;
-    servers.set(socket, this);
     this.sockets.add(socket);
     socket.on('data', socketOnData);
     socket.on('close', socketOnClose);
@@ -245,23 +264,9 @@ export class ChatServer {
     conn.detected = true;
     const max = this.config.max_frame_bytes;
     if (mode === 'binary') {
-      conn.parser = new FrameParser(max, {
-        // A completed frame restarts frame_deadline_ms for whatever follows it in the chunk.
-        onFrame: (flags, body) => {
-          conn.midFrameSinceMs = 0;
-          this.onFrame(conn, flags, body);
-        },
-        onFrameError: (err) => this.frameFatal(conn, err),
-      });
+      conn.parser = new FrameParser(max, new ConnectionSink(conn));
     } else if (mode === 'json' || mode === 'text') {
-      conn.splitter = new LineSplitter(max, this.services.scanner, {
-        onLine: (line) => {
-          conn.midFrameSinceMs = 0;
-          if (conn.mode === 'json') this.onJsonLine(conn, line);
-          else this.onTextLine(conn, line);
-        },
-        onLineError: (err) => this.fatal(conn, err),
-      });
+      conn.splitter = new LineSplitter(max, this.services.scanner, new ConnectionSink(conn));
     }
     if (conn.refused) {
       if (mode === 'http' && this.isDraining) {
@@ -286,6 +291,26 @@ export class ChatServer {
   }
 
   // ---------------------------------------------------------------- inbound
+
+  /** From the connection's FrameParser (ConnectionSink): one complete frame. */
+  onParsedFrame(conn: Connection, flags: number, body: Buffer): void {
+    // A completed frame restarts frame_deadline_ms for whatever follows it in the chunk.
+    conn.midFrameSinceMs = 0;
+    this.onFrame(conn, flags, body);
+  }
+
+  /** From the connection's LineSplitter (ConnectionSink): one complete line. */
+  onParsedLine(conn: Connection, line: Buffer): void {
+    conn.midFrameSinceMs = 0;
+    if (conn.mode === 'json') this.onJsonLine(conn, line);
+    else this.onTextLine(conn, line);
+  }
+
+  /** From the connection's FrameParser or LineSplitter (ConnectionSink): a fatal framing error. */
+  onParseError(conn: Connection, err: ProtocolError): void {
+    if (conn.mode === 'binary') this.frameFatal(conn, err);
+    else this.fatal(conn, err);
+  }
 
   private onFrame(conn: Connection, flags: number, body: Buffer): void {
     const t0 = performance.now();
