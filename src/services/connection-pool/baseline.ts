@@ -1,4 +1,5 @@
 import type { KeyedStore } from '../sharded-map/contract.js';
+import { AddressCounter } from './address-counter.js';
 import type { ConnectionPool, Pooled } from './contract.js';
 
 /**
@@ -7,7 +8,7 @@ import type { ConnectionPool, Pooled } from './contract.js';
  * connection and `schedule` is a no-op, so a sweep costs O(connections).
  */
 export class SimpleConnectionPool<C extends Pooled> implements ConnectionPool<C> {
-  private readonly perAddress = new Map<string, number>();
+  private readonly perAddress: AddressCounter;
 
   /**
    * @param capacity most connections (config `max_connections`)
@@ -18,30 +19,28 @@ export class SimpleConnectionPool<C extends Pooled> implements ConnectionPool<C>
     readonly capacity: number,
     private readonly store: KeyedStore<number, C>,
     readonly perAddressCapacity: number = capacity,
-  ) {}
+  ) {
+    this.perAddress = new AddressCounter(perAddressCapacity);
+  }
   get size(): number {
     return this.store.size;
   }
   add(conn: C): boolean {
     if (this.store.size >= this.capacity || this.store.has(conn.id)) return false;
-    const n = this.perAddress.get(conn.remoteAddress) ?? 0;
-    if (n >= this.perAddressCapacity) return false;
-    this.perAddress.set(conn.remoteAddress, n + 1);
+    if (!this.perAddress.acquire(conn.remoteAddress)) return false;
     this.store.set(conn.id, conn);
     return true;
   }
   remove(conn: C): boolean {
     if (!this.store.delete(conn.id)) return false;
-    const n = this.perAddress.get(conn.remoteAddress)! - 1;
-    if (n === 0) this.perAddress.delete(conn.remoteAddress);
-    else this.perAddress.set(conn.remoteAddress, n);
+    this.perAddress.release(conn.remoteAddress);
     return true;
   }
   get(id: number): C | undefined {
     return this.store.get(id);
   }
   countFor(address: string): number {
-    return this.perAddress.get(address) ?? 0;
+    return this.perAddress.count(address);
   }
   values(): IterableIterator<C> {
     return this.store.values();

@@ -1,4 +1,5 @@
 import type { KeyedStore } from '../sharded-map/contract.js';
+import { AddressCounter } from './address-counter.js';
 import type { ConnectionPool, Pooled } from './contract.js';
 
 /** Width of one wheel slot, ms (a quarter of the server's longest sweep period). */
@@ -114,7 +115,7 @@ class ConnValues<C> implements IterableIterator<C> {
  * whole wheel once, so every connection is re-checked on the new clock.
  */
 export class TimerWheelPool<C extends Pooled> implements ConnectionPool<C> {
-  private readonly perAddress = new Map<string, number>();
+  private readonly perAddress: AddressCounter;
   /** Sentinel of each slot's list, by (slot number & mask). */
   private readonly slots: WheelNode<C>[];
   private readonly mask: number;
@@ -143,6 +144,7 @@ export class TimerWheelPool<C extends Pooled> implements ConnectionPool<C> {
     slots: number = DEFAULT_SLOTS,
     startMs: number = Date.now(),
   ) {
+    this.perAddress = new AddressCounter(perAddressCapacity);
     if (!Number.isInteger(slotMs) || slotMs < 1) throw new RangeError(`slotMs must be an integer >= 1, got ${slotMs}`);
     if (!Number.isInteger(slots) || slots < 2 || (slots & (slots - 1)) !== 0) throw new RangeError(`slots must be a power of two >= 2, got ${slots}`);
     this.slots = Array.from({ length: slots }, () => new WheelNode<C>(null));
@@ -156,9 +158,7 @@ export class TimerWheelPool<C extends Pooled> implements ConnectionPool<C> {
 
   add(conn: C): boolean {
     if (this.store.size >= this.capacity || this.store.has(conn.id)) return false;
-    const n = this.perAddress.get(conn.remoteAddress) ?? 0;
-    if (n >= this.perAddressCapacity) return false;
-    this.perAddress.set(conn.remoteAddress, n + 1);
+    if (!this.perAddress.acquire(conn.remoteAddress)) return false;
     const node = new WheelNode<C>(conn);
     this.store.set(conn.id, node);
     // Due at once: the next sweep looks at it.
@@ -172,9 +172,7 @@ export class TimerWheelPool<C extends Pooled> implements ConnectionPool<C> {
     if (node === undefined) return false;
     this.store.delete(conn.id);
     unlink(node);
-    const n = this.perAddress.get(conn.remoteAddress)! - 1;
-    if (n === 0) this.perAddress.delete(conn.remoteAddress);
-    else this.perAddress.set(conn.remoteAddress, n);
+    this.perAddress.release(conn.remoteAddress);
     return true;
   }
 
@@ -183,7 +181,7 @@ export class TimerWheelPool<C extends Pooled> implements ConnectionPool<C> {
   }
 
   countFor(address: string): number {
-    return this.perAddress.get(address) ?? 0;
+    return this.perAddress.count(address);
   }
 
   values(): IterableIterator<C> {
