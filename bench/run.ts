@@ -23,7 +23,7 @@ import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { fanoutRows, parseDuration, parseFanoutArgs, runFanout, type FanoutResult } from './macro/fanout.js';
-import { CLIENT_CORE, pinSelf, waitQuiet } from './macro/pin.js';
+import { CLIENT_CORE, pinSelf, waitQuiet } from '../src/loadgen/pin.js';
 import { parseResumeArgs, resumeRows, runResume, type ResumeResult } from './macro/resume.js';
 import { cpuDelta, machineCpu } from './macro/server-process.js';
 import type { Row } from './lib/row.js';

@@ -36,7 +36,7 @@
 import net from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { CLIENT_CORE, pinSelf, SERVER_CORE } from './pin.js';
+import { CLIENT_CORE, pinSelf, SERVER_CORE } from '../../src/loadgen/pin.js';
 import { rowMaker, type Row } from '../lib/row.js';
 import { percentile } from '../lib/stats.js';
 import { cpuDelta, frame, freePort, getJson, guardServer, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, stopServer, waitFor } from './server-process.js';

@@ -31,7 +31,7 @@ import { spawn } from 'node:child_process';
 import net from 'node:net';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { createClient, type ClientHandlers, type LoadClient } from '../../src/loadgen/clients/index.js';
-import { CLIENT_CORE, pinnedCommand, pinSelf, SERVER_CORE } from './pin.js';
+import { CLIENT_CORE, pinnedCommand, pinSelf, SERVER_CORE } from '../../src/loadgen/pin.js';
 
 /** Options of one capacity run. */
 export interface CapacityOptions {

@@ -47,7 +47,7 @@ import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { rowMaker, type Row } from '../lib/row.js';
 import { median } from '../lib/stats.js';
-import { CLIENT_CORE, pinSelf, SERVER_CORE, waitQuiet } from './pin.js';
+import { CLIENT_CORE, pinSelf, SERVER_CORE, waitQuiet } from '../../src/loadgen/pin.js';
 import { cpuDelta, frame, freePort, guardServer, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, stopServer, ticksPerSecond, waitFor } from './server-process.js';
 
 /** Options of a resume run. */

@@ -13,7 +13,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { pinnedCommand, SERVER_CORE } from './pin.js';
+import { pinnedCommand, SERVER_CORE } from '../../src/loadgen/pin.js';
 
 /** How long a server gets to exit after SIGTERM before it is killed, ms. */
 export const STOP_TIMEOUT_MS = 8_000;

@@ -55,7 +55,7 @@ import { CODEC_FLAGS, type CodecName } from '../../src/services/compression/cont
 import { NativeCompression } from '../../src/services/compression/native.js';
 import type { Row } from '../lib/row.js';
 import { percentile, rng } from '../lib/stats.js';
-import { CLIENT_CORE, pinSelf, waitQuiet } from '../macro/pin.js';
+import { CLIENT_CORE, pinSelf, waitQuiet } from '../../src/loadgen/pin.js';
 import { cpuDelta, frame, freePort, getJson, machineCpu, parseDuration, ServerProcess, sleep, STOP_TIMEOUT_MS, waitFor } from '../macro/server-process.js';
 
 export type { Row };

@@ -53,7 +53,7 @@ import type { ConnectionPool, Pooled } from '../../src/services/connection-pool/
 import { SimpleConnectionPool } from '../../src/services/connection-pool/baseline.js';
 import { TimerWheelPool, type WheelNode } from '../../src/services/connection-pool/timer-wheel.js';
 import { createMapStore } from '../../src/services/sharded-map/baseline.js';
-import { CLIENT_CORE, pinSelf } from '../macro/pin.js';
+import { CLIENT_CORE, pinSelf } from '../../src/loadgen/pin.js';
 import { frame, freePort, getJson, parseDuration, ServerProcess, sleep } from '../macro/server-process.js';
 import type { Row } from '../lib/row.js';
 import { median } from '../lib/stats.js';

@@ -34,7 +34,7 @@
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Bench } from 'tinybench';
-import { machineBusy, waitQuiet } from '../macro/pin.js';
+import { machineBusy, waitQuiet } from '../../src/loadgen/pin.js';
 import type { Row } from '../lib/row.js';
 import { median, rng } from '../lib/stats.js';
 import type { FrameScanner } from '../../src/services/frame-scan/contract.js';

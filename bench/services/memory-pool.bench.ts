@@ -43,7 +43,7 @@ import { UnpooledBuffers } from '../../src/services/memory-pool/baseline.js';
 import { SlabBuffers } from '../../src/services/memory-pool/slab.js';
 import type { Row } from '../lib/row.js';
 import { parseDuration, runFanout, type FanoutResult } from '../macro/fanout.js';
-import { waitQuiet } from '../macro/pin.js';
+import { waitQuiet } from '../../src/loadgen/pin.js';
 import type { GcReport } from './gc-preload.js';
 
 const here = path.dirname(fileURLToPath(import.meta.url));

@@ -32,7 +32,7 @@ import net from 'node:net';
 import os from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { CLIENT_CORE, SERVER_CORE, pinnedCommand, waitQuiet } from '../../bench/macro/pin.js';
+import { CLIENT_CORE, SERVER_CORE, pinnedCommand, waitQuiet } from './pin.js';
 import {
   CASE_DURATION_MS,
   DEFAULT_THRESHOLDS,
