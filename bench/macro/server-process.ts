@@ -14,6 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { pinnedCommand, SERVER_CORE } from '../../src/loadgen/pin.js';
+import { getJson as loadgenGetJson } from '../../src/loadgen/server-sampler.js';
 
 /** How long a server gets to exit after SIGTERM before it is killed, ms. */
 export const STOP_TIMEOUT_MS = 8_000;
@@ -55,33 +56,13 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** One HTTP GET on the chat port (PROTOCOL.md §6); resolves the JSON body. */
+/**
+ * One HTTP GET on the chat port of the local server (PROTOCOL.md §6); the
+ * load generator's own helper, so both speak HTTP to the server one way.
+ * @param timeoutMs ms before it rejects
+ */
 export function getJson(port: number, pathname: string, timeoutMs = 5000): Promise<Record<string, unknown>> {
-  return new Promise((resolve, reject) => {
-    const sock = net.connect({ port, host: '127.0.0.1' }, () => sock.write(`GET ${pathname} HTTP/1.1\r\nHost: bench\r\n\r\n`));
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => {
-      sock.destroy();
-      reject(new Error(`GET ${pathname}: no answer within ${timeoutMs} ms`));
-    }, timeoutMs);
-    sock.on('data', (d) => chunks.push(d));
-    sock.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
-    sock.on('close', () => {
-      clearTimeout(timer);
-      const text = Buffer.concat(chunks).toString('utf8');
-      const i = text.indexOf('\r\n\r\n');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text)?.[1];
-      if (status !== '200' || i < 0) return reject(new Error(`GET ${pathname}: unexpected answer ${JSON.stringify(text.slice(0, 200))}`));
-      try {
-        resolve(JSON.parse(text.slice(i + 4)) as Record<string, unknown>);
-      } catch (err) {
-        reject(err);
-      }
-    });
-  });
+  return loadgenGetJson('127.0.0.1', port, pathname, timeoutMs);
 }
 
 // ------------------------------------------------------------------ server child
