@@ -530,9 +530,13 @@ export class ChatServer {
     }
     conn.echo = echo === true;
     // welcome.codecs: the client's list filtered to ours, in its order (PROTOCOL.md §2); none in json-lines (§4).
+    // No agreed codec keeps the shared empty list (memory per idle connection).
     const enabled = this.services.compression.codecs;
-    conn.codecs =
-      conn.mode === 'binary' ? [...new Set((codecs ?? []) as string[])].filter((c): c is CodecName => enabled.includes(c as CodecName)) : [];
+    const agreed =
+      conn.mode === 'binary' && codecs !== undefined && enabled.length > 0
+        ? [...new Set(codecs as string[])].filter((c): c is CodecName => enabled.includes(c as CodecName))
+        : [];
+    if (agreed.length > 0) conn.codecs = agreed;
     const welcome: Envelope = {
       type: 'welcome',
       session: conn.session,

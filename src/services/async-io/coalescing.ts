@@ -5,6 +5,12 @@
  * `setImmediate`. A socket whose queue passes `flushBytes` is flushed at
  * once, so a burst never waits in user space. Frames are queued by
  * reference: a broadcast Buffer shared by many sockets is never copied.
+ *
+ * Memory: a socket holds its queue object only while frames wait in it. The
+ * turn's flush gives the queue back to a bounded free list, so an idle
+ * connection costs nothing here (bench/services/connection-pool.bench.ts
+ * measures memory per idle connection) and a busy one allocates nothing
+ * per turn.
  */
 import type { Socket } from 'node:net';
 import type { OutboundWriter } from './contract.js';
@@ -17,11 +23,14 @@ class Pending {
 }
 
 const kPending = Symbol('tcpserver.coalescing');
+/** Most queue objects kept for reuse: the busiest sockets of one turn; the rest are left to the GC. */
+const FREE_MAX = 4096;
 type CoalescedSocket = Socket & { [kPending]?: Pending };
 
 /** Coalescing writer. One instance per server. */
 export class CoalescingWriter implements OutboundWriter {
   private dirty: CoalescedSocket[] = [];
+  private readonly free: Pending[] = [];
   private scheduled = false;
   private readonly flushAll = () => this.flushDirty();
 
@@ -31,7 +40,7 @@ export class CoalescingWriter implements OutboundWriter {
   write(socket: Socket, frame: Buffer): boolean {
     const s = socket as CoalescedSocket;
     let p = s[kPending];
-    if (p === undefined) p = s[kPending] = new Pending();
+    if (p === undefined) p = s[kPending] = this.free.pop() ?? new Pending();
     p.frames.push(frame);
     p.bytes += frame.length;
     if (p.bytes >= this.flushBytes) {
@@ -65,20 +74,32 @@ export class CoalescingWriter implements OutboundWriter {
       const p = s[kPending]!;
       p.queued = false;
       if (p.bytes > 0) this.flushOne(s, p);
+      // A write made during the flush (by a handler of this socket) queued again: keep it.
+      if (p.bytes === 0 && !p.queued && s[kPending] === p) {
+        s[kPending] = undefined;
+        if (this.free.length < FREE_MAX) this.free.push(p);
+      }
     }
   }
 
   private flushOne(s: CoalescedSocket, p: Pending): void {
     const frames = p.frames;
-    p.frames = [];
+    const n = frames.length;
     p.bytes = 0;
-    if (s.destroyed || !s.writable) return;
-    if (frames.length === 1) {
-      s.write(frames[0]!);
+    if (s.destroyed || !s.writable) {
+      frames.length = 0;
       return;
     }
+    if (n === 1) {
+      const f = frames[0]!;
+      frames.length = 0;
+      s.write(f);
+      return;
+    }
+    // The queue is emptied before the writes: a write that re-enters write() appends to a fresh queue.
+    p.frames = [];
     s.cork();
-    for (const f of frames) s.write(f);
+    for (let i = 0; i < n; i++) s.write(frames[i]!);
     s.uncork();
   }
 }
