@@ -2,14 +2,15 @@
 # Performance regression runner (docs/performance.md, "Regression runner").
 #
 #   ./test_runner.sh                      # current build vs bench/baseline.json, 3 reps
-#   ./test_runner.sh --quick              # short loads, 1 rep: under 2 minutes
+#   ./test_runner.sh --quick              # short loads, 1 rep: about 2½ minutes
 #   ./test_runner.sh --baseline main      # build `main` in a temp worktree, measure A B A B …
 #   ./test_runner.sh --quick --update-baseline   # record bench/baseline.json
 #
 # Builds, then per repetition runs the suite of src/loadgen/regression.ts
 # (large-room, multi-room, max-throughput through the load generator, a
 # fresh server per case pinned to core 0 and the load generator to core 1;
-# then the micro-benchmarks) and compares medians against the baseline.
+# then the micro-benchmarks and the services' quick cases of
+# bench/services/suite.ts) and compares medians against the baseline.
 # Writes <out>/<timestamp>.json (every repetition's raw numbers, medians,
 # verdicts) and <out>/<timestamp>.txt (the table).
 #
@@ -31,7 +32,7 @@ usage: ./test_runner.sh [options]
                               alternately with the current build (A B A B …);
                               default: compare with bench/baseline.json
   --reps N                    repetitions per build (default 3; 1 with --quick)
-  --quick                     5 s per load case instead of 20 s (under 2 minutes)
+  --quick                     5 s per load case instead of 20 s (about 2½ minutes)
   --update-baseline           record the current build as bench/baseline.json
                               (exit 0 whatever the comparison says)
   --threshold-throughput PCT  throughput drop that means ROLLBACK (default 5)

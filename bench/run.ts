@@ -7,9 +7,11 @@
  *   npm run bench -- --only micro          # frame parser and room engine
  *   npm run bench -- --only macro --duration 30s --repeat 3
  *   npm run bench -- --only engine,resume  # one or more benchmarks by name
+ *   npm run bench -- --only services       # the eight services' quick cases (bench/services/suite.ts)
  *
  * Flags: `--only LIST` (comma-separated: `micro` = frame-parser + engine,
- * `macro` = fanout + resume, or those names), `--duration 10s` (fan-out window), `--members N`,
+ * `macro` = fanout + resume, `services` = the services' quick regression
+ * cases, or those names; the default runs all but `services`), `--duration 10s` (fan-out window), `--members N`,
  * `--window N`, `--repeat N` (fan-out runs; the table shows each and the
  * median deliveries/s), `--wait-quiet 60s` (before each benchmark, wait up to
  * that long for the machine to be under 8% busy: on a shared machine other
@@ -30,9 +32,10 @@ import type { Row } from './lib/row.js';
 import { median } from './lib/stats.js';
 import { runFrameParserBench } from './micro/frame-parser.bench.js';
 import { runRoomEngineBench } from './micro/room-engine.bench.js';
+import { runServicesSuite } from './services/suite.js';
 
 /** The benchmarks, in the order they run, and the groups `--only` also takes. */
-const BENCHES = ['frame-parser', 'engine', 'fanout', 'resume'] as const;
+const BENCHES = ['frame-parser', 'engine', 'fanout', 'resume', 'services'] as const;
 type BenchName = (typeof BENCHES)[number];
 const GROUPS: Record<string, readonly BenchName[]> = { micro: ['frame-parser', 'engine'], macro: ['fanout', 'resume'] };
 
@@ -60,7 +63,7 @@ function parseOnly(v: string): Set<BenchName> {
 }
 
 function parseArgs(argv: string[]): Args {
-  let only: Args['only'] = new Set(BENCHES);
+  let only: Args['only'] = new Set(BENCHES.filter((b) => b !== 'services'));
   let repeat = 1;
   let json: string | null = null;
   let waitQuietMs = 0;
@@ -81,7 +84,7 @@ function parseArgs(argv: string[]): Args {
       json = value();
     } else if (flag === '--help' || flag === '-h') {
       process.stdout.write(
-        'usage: node dist/bench/run.js [--only micro|macro|frame-parser|engine|fanout|resume[,…]] [--duration 10s] [--members 500] [--window 32] [--repeat 1]\n' +
+        'usage: node dist/bench/run.js [--only micro|macro|services|frame-parser|engine|fanout|resume[,…]] [--duration 10s] [--members 500] [--window 32] [--repeat 1]\n' +
           '                              [--rounds 5] [--clients 100] [--messages 1000] [--wait-quiet 0s] [--json FILE]\n',
       );
       process.exit(0);
@@ -181,6 +184,11 @@ async function main(): Promise<void> {
     await quiet();
     process.stderr.write('[micro] room engine: 6 cases, ~2.5 s each\n');
     await micro('room-engine', () => runRoomEngineBench());
+  }
+  if (args.only.has('services')) {
+    await quiet();
+    process.stderr.write('[micro] services: the eight services, baseline and optimized, about 90 s\n');
+    await micro('services', () => runServicesSuite((l) => process.stderr.write(`[services] ${l}\n`)));
   }
   if (args.only.has('fanout')) {
     for (let i = 0; i < args.repeat; i++) {

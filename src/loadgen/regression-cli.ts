@@ -7,8 +7,9 @@
  *       load generator `taskset -c 1 node DIR/dist/src/loadgen/cli.js`
  *       (this build's when DIR has none: the load generator is the judge,
  *       the server is what is compared); then DIR's micro-benchmarks
- *       (`node DIR/dist/bench/run.js --only micro`, pinned to core 1 by
- *       itself). Measures what other processes used meanwhile; with
+ *       and the services' quick cases (`node DIR/dist/bench/run.js --only
+ *       micro,services`, pinned to core 1 by itself; `--only micro` for a
+ *       build older than bench/services/suite.ts). Measures what other processes used meanwhile; with
  *       --wait-quiet S, first waits up to S seconds per phase for a quiet
  *       machine. Writes a Repetition (src/loadgen/regression.ts) to FILE.
  *
@@ -422,10 +423,13 @@ async function runRepetition({ dir, json, portArg, mode, label, work, micro: wit
     io.err(`${prefix} micro-benchmarks…\n`);
     const out = join(work, `${label}-micro-${process.pid}-${Date.now()}.json`);
     const tail = new Tail();
-    const child = track(spawn(process.execPath, [bench, '--only', 'micro', '--json', out], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
+    // A build from before the services' suite has no `services` bench: its micro rows only.
+    const only = existsSync(join(dir, 'dist', 'bench', 'services', 'suite.js')) ? 'micro,services' : 'micro';
+    if (only === 'micro') notes.push(`build ${dir} has no bench/services/suite.ts: no services rows`);
+    const child = track(spawn(process.execPath, [bench, '--only', only, '--json', out], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] }));
     child.stdout!.on('data', (d: Buffer) => tail.push(d));
     child.stderr!.on('data', (d: Buffer) => tail.push(d));
-    const r = await waitExit(child, 180_000);
+    const r = await waitExit(child, 360_000);
     if (r.code !== 0 || !existsSync(out)) throw new Error(`${prefix} micro-benchmarks failed (exit ${r.code}${r.timedOut ? ', timed out' : ''}):\n    ${tail.text()}`);
     micro = (JSON.parse(readFileSync(out, 'utf8')) as { rows: MicroRow[] }).rows;
     otherCpu.micro = meter();

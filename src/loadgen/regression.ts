@@ -125,11 +125,17 @@ export interface Measurement {
   value: number;
 }
 
+/** Units of a micro row that is a time per operation (lower is better). */
+const COST_UNITS = new Set(['ns', 'µs']);
+/** Benches whose cases carry several per-second metrics (compression: compress and decompress per case). */
+const MULTI_METRIC_BENCHES = new Set(['compression-codec']);
+
 /**
  * The numbers of one repetition: for every load case, throughput =
  * `delivered_per_s`, memory = `server.rss_mb_max`, latency =
- * `latency_ms.p99`; for every micro row with a per-second unit, its value
- * as throughput.
+ * `latency_ms.p99`; for every micro row with a per-second unit (ops/s,
+ * MB/s, …) its value as throughput, and for every micro row in ns or µs
+ * (a time per operation, bench/services/suite.ts) its value as latency.
  */
 export function measurements(rep: Pick<Repetition, 'cases' | 'micro'>): Measurement[] {
   const out: Measurement[] = [];
@@ -141,9 +147,13 @@ export function measurements(rep: Pick<Repetition, 'cases' | 'micro'>): Measurem
     );
   }
   for (const row of rep.micro ?? []) {
-    if (!row.unit.endsWith('/s')) continue;
-    // The id keeps the whole case; the table name drops its parenthesized detail.
-    out.push({ id: `micro.${row.bench}/${row.case}`, case: 'micro', name: `${row.bench} ${row.case.replace(/\s*\(.*\)\s*$/, '')}`, kind: 'throughput', unit: row.unit === '/s' ? row.metric : row.unit, value: row.value });
+    // Per-second units are throughput; time per operation (the services' cost rows) counts as latency.
+    const kind: Measurement['kind'] | null = row.unit.endsWith('/s') ? 'throughput' : COST_UNITS.has(row.unit) ? 'latency' : null;
+    if (kind === null) continue;
+    // The id keeps the whole case (and the metric, where a case has several); the table name drops its parenthesized detail.
+    const id = kind === 'throughput' && !MULTI_METRIC_BENCHES.has(row.bench) ? `micro.${row.bench}/${row.case}` : `micro.${row.bench}/${row.case}/${row.metric}`;
+    const name = `${row.bench} ${row.case.replace(/\s*\(.*\)\s*$/, '')}${MULTI_METRIC_BENCHES.has(row.bench) || kind === 'latency' ? ` ${row.metric}` : ''}`;
+    out.push({ id, case: 'micro', name, kind, unit: row.unit === '/s' ? row.metric : row.unit, value: row.value });
   }
   return out;
 }

@@ -169,6 +169,30 @@ describe('thresholds at their boundaries (defaults: throughput −5 %, memory +2
     expect(changePct(0.3, 0.285)).toBe(-5);
     expect(judgeChange('throughput', changePct(0.3, 0.285), DEFAULT_THRESHOLDS)).toBe('ROLLBACK');
   });
+  it('services rows: ns / µs per operation are judged as latency, MB/s as throughput, other units are left out', () => {
+    const withRows = (nsPerFrame: number, compressMBs: number): Repetition => {
+      const r = rep(BASE);
+      r.micro = [
+        ...r.micro!,
+        { bench: 'memory-pool alloc+fill', case: 'slab 64 B', metric: 'ns/frame', value: nsPerFrame, unit: 'ns' },
+        { bench: 'compression-codec', case: 'lz4, 1–4 KiB (mean 2135 B)', metric: 'compress', value: compressMBs, unit: 'MB/s' },
+        { bench: 'compression-codec', case: 'lz4, 1–4 KiB (mean 2135 B)', metric: 'decompress', value: 800, unit: 'MB/s' },
+        { bench: 'compression-codec', case: 'lz4, 1–4 KiB (mean 2135 B)', metric: 'compressed / original', value: 0.7, unit: 'ratio' },
+      ];
+      return r;
+    };
+    const ms = measurements(withRows(80, 300)).filter((m) => m.case === 'micro');
+    expect(ms.map((m) => [m.id, m.kind])).toEqual([
+      ['micro.frame-parser/whole (64 KiB chunks)', 'throughput'],
+      ['micro.memory-pool alloc+fill/slab 64 B/ns/frame', 'latency'],
+      ['micro.compression-codec/lz4, 1–4 KiB (mean 2135 B)/compress', 'throughput'],
+      ['micro.compression-codec/lz4, 1–4 KiB (mean 2135 B)/decompress', 'throughput'],
+    ]);
+    const cmp = compare(summarize([withRows(80, 300)]), summarize([withRows(88, 270)]));
+    expect(verdictOf(cmp, 'micro.memory-pool alloc+fill/slab 64 B/ns/frame')).toBe('REVIEW');
+    expect(verdictOf(cmp, 'micro.compression-codec/lz4, 1–4 KiB (mean 2135 B)/compress')).toBe('ROLLBACK');
+    expect(verdictOf(cmp, 'micro.compression-codec/lz4, 1–4 KiB (mean 2135 B)/decompress')).toBe('OK');
+  });
   it('a micro-benchmark row is judged as throughput', () => {
     const cmp = compare(summarize([rep(BASE, { microOps: 1_000_000 })]), summarize([rep(BASE, { microOps: 940_000 })]));
     expect(verdictOf(cmp, 'micro.frame-parser/whole (64 KiB chunks)')).toBe('ROLLBACK');
