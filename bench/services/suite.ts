@@ -24,6 +24,7 @@ import { runSweepBench } from './connection-pool.bench.js';
 import { runFrameScanBench } from './frame-scan.bench.js';
 import { runAllocBench, runCacheBench } from './memory-pool.bench.js';
 import { runCrossover } from './parallel-broadcast.bench.js';
+import { runPerfMonitorBench } from './perf-monitor.bench.js';
 import { runShardedMapBench } from './sharded-map.bench.js';
 
 /** One service's quick case: its name (as in src/services/) and what it runs. */
@@ -48,6 +49,7 @@ export const SERVICE_CASES: readonly ServiceCase[] = [
     run: async () =>
       (await runCrossover({ sizes: [4096, 65536], recipients: [100], codecs: ['lz4'], timeMs: 200 })).rows.filter((r) => r.metric.startsWith('pipelined')),
   },
+  { service: 'perf-monitor', run: () => runPerfMonitorBench({ timeMs: 100, rounds: 2 }) },
   {
     service: 'async-io',
     run: async () =>

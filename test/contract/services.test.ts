@@ -24,6 +24,7 @@ import { SimpleConnectionPool } from '../../src/services/connection-pool/baselin
 import { TimerWheelPool, type WheelNode } from '../../src/services/connection-pool/timer-wheel.js';
 import type { GaugeSource, PerformanceMonitor } from '../../src/services/perf-monitor/index.js';
 import { WindowedMonitor } from '../../src/services/perf-monitor/baseline.js';
+import { BatchedMonitor } from '../../src/services/perf-monitor/batched.js';
 import type { BufferPool } from '../../src/services/memory-pool/index.js';
 import { UnpooledBuffers } from '../../src/services/memory-pool/baseline.js';
 import { SlabBuffers } from '../../src/services/memory-pool/slab.js';
@@ -305,6 +306,52 @@ describe.each(writerImpls)('OutboundWriter: %s', (_name, make) => {
     sock.end();
     await vi.waitFor(() => expect(w.pending(sock)).toBe(0));
     sock.destroy();
+  });
+
+  it('keeps order over many turns, and keeps a frame written to the same socket while it is being flushed', async () => {
+    const w = make();
+    const a = await connect();
+    const b = await connect();
+    const expectedA: Buffer[] = [];
+    const expectedB: Buffer[] = [];
+    // The first write to b during each flush of a re-enters the writer (as a handler answering at once would).
+    const origWrite = a.sock.write.bind(a.sock) as (chunk: Buffer) => boolean;
+    let reentered = 0;
+    (a.sock as { write: unknown }).write = (chunk: Buffer) => {
+      if (reentered < 3 && chunk.toString().startsWith('t')) {
+        reentered++;
+        const again = Buffer.from(`re${reentered};`);
+        w.write(a.sock, again);
+        expectedA.push(again);
+        const other = Buffer.from(`b-re${reentered};`);
+        w.write(b.sock, other);
+        expectedB.push(other);
+      }
+      return origWrite(chunk);
+    };
+    for (let turn = 0; turn < 20; turn++) {
+      for (let i = 0; i < 3; i++) {
+        const f = Buffer.from(`t${turn}.${i};`);
+        w.write(a.sock, f);
+        expectedA.push(f);
+      }
+      const g = Buffer.from(`b${turn};`);
+      w.write(b.sock, g);
+      expectedB.push(g);
+      await new Promise((r) => setImmediate(r));
+    }
+    await new Promise((r) => setImmediate(r));
+    await new Promise((r) => setImmediate(r));
+    expect(reentered).toBe(3);
+    expect(w.pending(a.sock)).toBe(a.sock.writableLength);
+    a.sock.end();
+    b.sock.end();
+    // Order within one socket: every frame arrives; a re-entrant frame lands after the frame being written.
+    const gotA = (await a.data()).toString();
+    expect(gotA.split(';').filter(Boolean).sort()).toEqual(expectedA.map((f) => f.toString().slice(0, -1)).sort());
+    const ts = gotA.split(';').filter((x) => x.startsWith('t'));
+    expect(ts).toEqual(expectedA.map((f) => f.toString().slice(0, -1)).filter((x) => x.startsWith('t')));
+    expect((await b.data()).toString().split(';').filter(Boolean).sort()).toEqual(expectedB.map((f) => f.toString().slice(0, -1)).sort());
   });
 
   it('reports backpressure past the high-water mark', async () => {
@@ -845,14 +892,29 @@ describe('TimerWheelPool specifics', () => {
 // ---------------------------------------------------------------- perf-monitor
 const monitorImpls: [string, (g: GaugeSource) => PerformanceMonitor][] = [
   ['WindowedMonitor (baseline)', (g) => new WindowedMonitor(g)],
+  ['BatchedMonitor', (g) => new BatchedMonitor(g)],
 ];
+
+/**
+ * Fake clock of the perf-monitor cases: Date and timers, so a monitor that
+ * rotates its buckets on a 1-s timer (BatchedMonitor) sees time pass as in a
+ * real process. `advanceTo` lets time pass up to `ms`, firing the timers due
+ * on the way; `vi.setSystemTime` alone moves Date without firing any (a
+ * suspended process, or a tick that has not run yet).
+ */
+const MONITOR_FAKES = { toFake: ['Date', 'setTimeout', 'clearTimeout'] } as const;
+function advanceTo(ms: number): void {
+  const d = ms - Date.now();
+  if (d < 0) throw new Error(`advanceTo(${ms}) is ${-d} ms in the past`);
+  vi.advanceTimersByTime(d);
+}
 
 describe.each(monitorImpls)('PerformanceMonitor: %s', (_name, make) => {
   const T0 = 1_700_000_000_000; // a whole second
   const gauges: GaugeSource = { connections: () => 12, rooms: () => 3 };
 
   beforeEach(() => {
-    vi.useFakeTimers({ toFake: ['Date'] });
+    vi.useFakeTimers({ toFake: [...MONITOR_FAKES.toFake] });
     vi.setSystemTime(T0);
   });
   afterEach(() => {
@@ -871,9 +933,9 @@ describe.each(monitorImpls)('PerformanceMonitor: %s', (_name, make) => {
 
   it('gives rates over the last 10 s, and forgets older counts', () => {
     const m = make(gauges);
-    vi.setSystemTime(T0 + 60_000); // past the first window: rates divide by 10 s
+    advanceTo(T0 + 60_000); // past the first window: rates divide by 10 s
     for (let sec = 0; sec < 10; sec++) {
-      vi.setSystemTime(T0 + 60_000 + sec * 1000 + 500);
+      advanceTo(T0 + 60_000 + sec * 1000 + 500);
       for (let i = 0; i < 20; i++) m.recordMessage();
       m.recordDeliveries(100);
       m.recordDeliveries(0);
@@ -883,10 +945,10 @@ describe.each(monitorImpls)('PerformanceMonitor: %s', (_name, make) => {
     expect(s.deliveries_per_sec).toBeCloseTo(100, 5);
     expect(s.messages_total).toBe(200);
     expect(s.uptime_s).toBe(69);
-    vi.setSystemTime(T0 + 60_000 + 14_500); // the first 5 seconds fall out
+    advanceTo(T0 + 60_000 + 14_500); // the first 5 seconds fall out
     s = m.snapshot();
     expect(s.msg_per_sec).toBeCloseTo(10, 5);
-    vi.setSystemTime(T0 + 120_000);
+    advanceTo(T0 + 120_000);
     s = m.snapshot();
     expect(s.msg_per_sec).toBe(0);
     expect(s.deliveries_per_sec).toBe(0);
@@ -895,21 +957,21 @@ describe.each(monitorImpls)('PerformanceMonitor: %s', (_name, make) => {
 
   it('divides by the uptime while it is shorter than the window', () => {
     const m = make(gauges);
-    vi.setSystemTime(T0 + 4000);
+    advanceTo(T0 + 4000);
     for (let i = 0; i < 40; i++) m.recordMessage();
     expect(m.snapshot().msg_per_sec).toBeCloseTo(10, 5);
   });
 
   it('p99 latency from recorded latencies, in the window', () => {
     const m = make(gauges);
-    vi.setSystemTime(T0 + 30_000);
+    advanceTo(T0 + 30_000);
     for (let i = 1; i <= 1000; i++) m.recordLatency(i / 10); // 0.1 .. 100 ms
     let s = m.snapshot();
     expect(s.latency_p99_ms).toBeGreaterThanOrEqual(98.9);
     expect(s.latency_p99_ms).toBeLessThanOrEqual(99.2);
     expect(s.latency_p50_ms).toBeGreaterThanOrEqual(49.9);
     expect(s.latency_p50_ms).toBeLessThanOrEqual(50.2);
-    vi.setSystemTime(T0 + 45_000);
+    advanceTo(T0 + 45_000);
     m.recordLatency(2);
     s = m.snapshot();
     expect(s.latency_p99_ms).toBeCloseTo(2, 2);
@@ -917,7 +979,7 @@ describe.each(monitorImpls)('PerformanceMonitor: %s', (_name, make) => {
 
   it('p99 of sub-millisecond latencies', () => {
     const m = make(gauges);
-    vi.setSystemTime(T0 + 30_000);
+    advanceTo(T0 + 30_000);
     for (let i = 0; i < 990; i++) m.recordLatency(0.05);
     for (let i = 0; i < 10; i++) m.recordLatency(0.8);
     expect(m.snapshot().latency_p99_ms).toBeLessThanOrEqual(0.06);
@@ -927,7 +989,7 @@ describe.each(monitorImpls)('PerformanceMonitor: %s', (_name, make) => {
 
   it('error_rate = errors / inbound envelopes in the window', () => {
     const m = make(gauges);
-    vi.setSystemTime(T0 + 30_000);
+    advanceTo(T0 + 30_000);
     for (let i = 0; i < 200; i++) m.recordInbound();
     for (let i = 0; i < 10; i++) m.recordError('bad_request');
     expect(m.snapshot().error_rate).toBeCloseTo(0.05, 4);
@@ -954,6 +1016,223 @@ describe.each(monitorImpls)('PerformanceMonitor: %s', (_name, make) => {
     expect(m.metricsContentType).toMatch(/^text\/plain; version=0\.0\.4/);
     expect(text).toMatch(/^tcpserver_messages_total 1$/m);
     expect(text).toMatch(/^tcpserver_connections 12$/m);
+  });
+
+  it('counts each record in the second it was made, to the millisecond', () => {
+    vi.setSystemTime(T0 + 437); // created mid-second: its tick must still fall on whole seconds
+    const m = make(gauges);
+    const base = T0 + 20_000; // uptime past the window: rates divide by 10 s
+    for (let k = 0; k < 10; k++) {
+      advanceTo(base + k * 1000); // first ms of second k
+      for (let i = 0; i <= k; i++) m.recordMessage();
+      advanceTo(base + k * 1000 + 999); // last ms of second k
+      m.recordMessage();
+    }
+    // Second k holds k + 2 messages: 65 in all.
+    expect(m.snapshot().msg_per_sec).toBeCloseTo(6.5, 5);
+    advanceTo(base + 10_000); // second 0 (2 messages) falls out
+    expect(m.snapshot().msg_per_sec).toBeCloseTo(6.3, 5);
+    advanceTo(base + 10_999);
+    expect(m.snapshot().msg_per_sec).toBeCloseTo(6.3, 5);
+    advanceTo(base + 11_000); // second 1 (3 messages) falls out
+    expect(m.snapshot().msg_per_sec).toBeCloseTo(6.0, 5);
+    advanceTo(base + 18_000); // only second 9 (11 messages) left
+    expect(m.snapshot().msg_per_sec).toBeCloseTo(1.1, 5);
+    advanceTo(base + 19_000);
+    expect(m.snapshot().msg_per_sec).toBe(0);
+    expect(m.snapshot().messages_total).toBe(65);
+  });
+
+  it('is right after more than 10 s without records, even when no timer ran meanwhile', () => {
+    const m = make(gauges);
+    advanceTo(T0 + 20_000);
+    for (let i = 0; i < 100; i++) m.recordInbound();
+    for (let i = 0; i < 50; i++) m.recordMessage();
+    for (let i = 0; i < 5; i++) m.recordError('bad_request');
+    m.recordLatency(3);
+    expect(m.snapshot()).toMatchObject({ msg_per_sec: 5, inbound_per_sec: 10, error_rate: 0.05 });
+    expect(m.snapshot().latency_p99_ms).toBeCloseTo(3, 2);
+    // Date moves on, no timer fires (a suspended process; a tick not run yet).
+    vi.setSystemTime(T0 + 30_000);
+    expect(m.snapshot()).toMatchObject({ msg_per_sec: 0, inbound_per_sec: 0, error_rate: 0, latency_p99_ms: 0, latency_p50_ms: 0, messages_total: 50, errors_total: 5, uptime_s: 30 });
+    // Records after the snapshot land in the new second.
+    for (let i = 0; i < 30; i++) m.recordMessage();
+    m.recordLatency(0.5);
+    expect(m.snapshot()).toMatchObject({ msg_per_sec: 3, messages_total: 80 });
+    expect(m.snapshot().latency_p99_ms).toBeCloseTo(0.5, 2);
+    vi.setSystemTime(T0 + 55_000);
+    expect(m.snapshot()).toMatchObject({ msg_per_sec: 0, latency_p99_ms: 0, messages_total: 80 });
+  });
+
+  it('keeps the /metrics counters cumulative over repeated scrapes', async () => {
+    const m = make(gauges);
+    const values = async () => new Map([...(await m.metrics()).matchAll(/^(tcpserver_(?:messages|errors|plugin_errors|dropped_frames|slow_consumer_disconnects|inbound_envelopes|deliveries)_total(?:\{[^}]*\})?) (\S+)$/gm)].map((x) => [x[1]!, Number(x[2])]));
+    for (let i = 0; i < 3; i++) m.recordMessage();
+    m.recordError('bad_request');
+    m.recordError('bad_request');
+    m.recordError('not_in_room');
+    let v = await values();
+    expect(v.get('tcpserver_messages_total')).toBe(3);
+    expect(v.get('tcpserver_errors_total{code="bad_request"}')).toBe(2);
+    expect(v.get('tcpserver_errors_total{code="not_in_room"}')).toBe(1);
+    expect(v.get('tcpserver_dropped_frames_total')).toBe(0);
+    advanceTo(T0 + 2500);
+    m.recordMessage();
+    m.recordError('bad_request');
+    m.recordError('rate_limited');
+    m.recordPluginError('chat-room');
+    m.recordDropped(7);
+    m.recordSlowConsumer();
+    m.recordInbound();
+    m.recordDeliveries(9);
+    v = await values();
+    expect(v.get('tcpserver_messages_total')).toBe(4);
+    expect(v.get('tcpserver_errors_total{code="bad_request"}')).toBe(3);
+    expect(v.get('tcpserver_errors_total{code="not_in_room"}')).toBe(1);
+    expect(v.get('tcpserver_errors_total{code="rate_limited"}')).toBe(1);
+    expect(v.get('tcpserver_plugin_errors_total{plugin="chat-room"}')).toBe(1);
+    expect(v.get('tcpserver_dropped_frames_total')).toBe(7);
+    expect(v.get('tcpserver_slow_consumer_disconnects_total')).toBe(1);
+    expect(v.get('tcpserver_inbound_envelopes_total')).toBe(1);
+    expect(v.get('tcpserver_deliveries_total')).toBe(9);
+    expect(await values()).toEqual(v); // a scrape with nothing new changes nothing
+  });
+});
+
+/** Our series of a /metrics text: `name{labels}` → value; default process / nodejs metrics left out (they move by themselves). */
+function ourSeries(text: string): Map<string, number> {
+  const ours = /^tcpserver_(?:messages_total|deliveries_total|inbound_envelopes_total|errors_total|plugin_errors_total|dropped_frames_total|slow_consumer_disconnects_total|handle_latency_seconds_(?:bucket|sum|count)|connections|rooms)(?:\{|\s)/;
+  const out = new Map<string, number>();
+  for (const line of text.split('\n')) {
+    if (!ours.test(line)) continue;
+    const sp = line.lastIndexOf(' ');
+    out.set(line.slice(0, sp), Number(line.slice(sp + 1)));
+  }
+  return out;
+}
+/** `# HELP` and `# TYPE` lines of every metric, default ones included. */
+const metaLines = (text: string) => text.split('\n').filter((l) => l.startsWith('# '));
+
+describe('PerformanceMonitor: BatchedMonitor against the baseline (oracle)', () => {
+  const T0 = 1_700_000_000_000;
+  const gauges: GaugeSource = { connections: () => 7, rooms: () => 2 };
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: [...MONITOR_FAKES.toFake] });
+    vi.setSystemTime(T0);
+  });
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  /** One random record call on both monitors. */
+  function randomRecord(r: () => number, ms: PerformanceMonitor[]): void {
+    const x = r();
+    const codes = ['bad_request', 'not_in_room', 'rate_limited', 'bad_json'];
+    for (const m of ms) {
+      if (x < 0.25) m.recordInbound();
+      else if (x < 0.45) m.recordMessage();
+      else if (x < 0.6) m.recordDeliveries(10);
+      else if (x < 0.85) m.recordLatency(LAT[Math.floor(x * 1000) % LAT.length]!);
+      else if (x < 0.93) m.recordError(codes[Math.floor(x * 997) % codes.length]!);
+      else if (x < 0.95) m.recordPluginError(x < 0.94 ? 'chat-room' : 'voice');
+      else if (x < 0.97) m.recordDropped(3);
+      else if (x < 0.98) m.recordSlowConsumer();
+      else m.recordDeliveries(0);
+    }
+  }
+  /** Latencies, ms: every Prometheus bucket, the overflow above 1 s, 0 and a negative one. */
+  const LAT = [0.013, 0.05, 0.1, 0.1001, 0.2, 0.25, 0.3, 0.5, 0.77, 1, 1.9, 2.047, 2.048, 2.049, 2.5, 4, 5, 8, 10, 30, 50, 200, 250, 700, 1000, 1500, 0, -0.2, 0.0371, 0.333, 0.001, 1_800_000];
+
+  it('gives the same /stats figures for the same records over 40 s', () => {
+    const r = rng(42);
+    let t = T0 + 611; // created mid-second
+    vi.setSystemTime(t);
+    const a = new WindowedMonitor(gauges);
+    const b = new BatchedMonitor(gauges);
+    for (let step = 0; step < 400; step++) {
+      t += Math.floor(r() * 200); // 0–199 ms between bursts: several bursts per second, seconds skipped now and then below
+      if (step % 97 === 96) t += 11_000; // a gap longer than the window
+      advanceTo(t);
+      const burst = Math.floor(r() * 20);
+      for (let i = 0; i < burst; i++) randomRecord(r, [a, b]);
+      if (step % 7 === 0) {
+        const { memory_mb: _ma, ...sa } = a.snapshot();
+        const { memory_mb: _mb, ...sb } = b.snapshot();
+        expect(sb, `step ${step}`).toEqual(sa);
+      }
+    }
+  });
+
+  it('gives the same /metrics series, help, types and buckets for the same records', async () => {
+    const r = rng(7);
+    const a = new WindowedMonitor(gauges);
+    const b = new BatchedMonitor(gauges);
+    for (let scrape = 0; scrape < 3; scrape++) {
+      for (let i = 0; i < 2000; i++) randomRecord(r, [a, b]);
+      advanceTo(Date.now() + 700);
+      const [ta, tb] = await Promise.all([a.metrics(), b.metrics()]);
+      expect(metaLines(tb)).toEqual(metaLines(ta));
+      const sa = ourSeries(ta), sb = ourSeries(tb);
+      expect(sa.get('tcpserver_handle_latency_seconds_bucket{le="0.00025"}')).toBeGreaterThan(0);
+      expect(sa.get('tcpserver_handle_latency_seconds_bucket{le="+Inf"}')).toBeGreaterThan(sa.get('tcpserver_handle_latency_seconds_bucket{le="1"}')!);
+      expect([...sb.keys()]).toEqual([...sa.keys()]); // same series in the same order
+      expect(Object.fromEntries(sb)).toEqual(Object.fromEntries(sa));
+    }
+    expect(b.metricsContentType).toBe(a.metricsContentType);
+  });
+
+  it('gives the baseline HDR histogram p50 / p99, to the µs, from 1 µs to 1 h', () => {
+    const r = rng(99);
+    // Spreads: log-uniform over the whole range, a tight cluster, bucket edges (2047–2049 µs, powers of two), sub-µs values.
+    const spreads: (() => number)[] = [
+      () => 0.001 * 3_600_000_000 ** r(),
+      () => 0.08 + r() * 0.01,
+      () => [2.047, 2.048, 2.049, 4.095, 4.096, 1.024, 65.536, 0.0004][Math.floor(r() * 8)]!,
+      () => (r() < 0.98 ? 0.02 + r() * 0.2 : 200 + r() * 3_000_000),
+    ];
+    for (const [k, spread] of spreads.entries()) {
+      for (const n of [1, 7, 100, 5000]) {
+        const a = new WindowedMonitor(gauges);
+        const b = new BatchedMonitor(gauges);
+        for (let i = 0; i < n; i++) {
+          const ms = spread();
+          a.recordLatency(ms);
+          b.recordLatency(ms);
+        }
+        const sa = a.snapshot(), sb = b.snapshot();
+        expect([sb.latency_p50_ms, sb.latency_p99_ms], `spread ${k}, ${n} values`).toEqual([sa.latency_p50_ms, sa.latency_p99_ms]);
+      }
+    }
+  });
+
+  it('ignores non-finite latencies and non-positive counts instead of throwing', async () => {
+    const b = new BatchedMonitor(gauges);
+    expect(() => {
+      b.recordLatency(Number.NaN);
+      b.recordLatency(Infinity);
+      b.recordDeliveries(Number.NaN);
+      b.recordDropped(-3);
+      b.recordDropped(0);
+    }).not.toThrow();
+    const s = ourSeries(await b.metrics());
+    expect(s.get('tcpserver_handle_latency_seconds_count')).toBe(0);
+    expect(s.get('tcpserver_dropped_frames_total')).toBe(0);
+    expect(b.snapshot()).toMatchObject({ deliveries_total: 0, dropped_total: 0, latency_p99_ms: 0 });
+  });
+
+  it('arms its 1-s tick unref()ed, so a monitor never keeps the process alive', () => {
+    vi.useRealTimers();
+    const spy = vi.spyOn(globalThis, 'setTimeout');
+    try {
+      new BatchedMonitor(gauges);
+      const armed = spy.mock.results.map((x) => x.value as NodeJS.Timeout);
+      expect(armed.length).toBe(1);
+      expect(armed[0]!.hasRef()).toBe(false);
+      expect(spy.mock.calls[0]![1]).toBeGreaterThanOrEqual(1);
+      expect(spy.mock.calls[0]![1]).toBeLessThanOrEqual(1000);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
 
