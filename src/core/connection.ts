@@ -7,8 +7,9 @@ import { randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { CodecName } from '../services/compression/index.js';
 import type { Envelope } from './envelope.js';
-import type { FrameParser } from './frame-parser.js';
-import type { LineSplitter } from './line-splitter.js';
+import type { ProtocolError } from './errors.js';
+import type { FrameParser, FrameSink } from './frame-parser.js';
+import type { LineSink, LineSplitter } from './line-splitter.js';
 import type { Mode } from './mode-detect.js';
 import type { ClientHandle } from './plugin.js';
 import type { ChatServer } from './server.js';
@@ -29,6 +30,33 @@ export interface Pending {
   t0: number;
 }
 
+/**
+ * Origin of the connection's stored times, ms since the epoch: the moment
+ * this module loaded, less 1 ms (so no stored time is 0, the "none" value
+ * of the optional ones). Times are kept as ms since this origin: small
+ * integers that V8 stores unboxed (Smi). A Date.now() value (~1.8e12) is
+ * not a Smi, so each such field would cost a 16-byte heap number per
+ * connection (bench/services/connection-pool.bench.ts measures memory per
+ * idle connection). The Smi range on 64-bit V8 is ±2^31 ms, about 24.8 days
+ * of uptime; past it the values are heap numbers again: more memory, the
+ * same exact times. The public fields read and write Date.now() ms.
+ */
+const ORIGIN_MS = Date.now() - 1;
+/**
+ * ms → ms since ORIGIN_MS. `| 0` makes it a Smi (a difference of two
+ * doubles is a heap number even when it is a small integer), used only when
+ * it is exact: an integer in the int32 range. Anything else is kept as it is.
+ */
+const since = (ms: number) => {
+  const t = ms - ORIGIN_MS;
+  const i = t | 0;
+  return i === t ? i : t;
+};
+/** For optional times: 0 (none) stays 0. */
+const sinceOr0 = (ms: number) => (ms === 0 ? 0 : since(ms));
+const at = (t: number) => t + ORIGIN_MS;
+const atOr0 = (t: number) => (t === 0 ? 0 : t + ORIGIN_MS);
+
 /** Initial `codecs`: one shared empty list (hello assigns the agreed ones). */
 const NO_CODECS: readonly CodecName[] = Object.freeze([]);
 
@@ -37,7 +65,7 @@ const NO_CODECS: readonly CodecName[] = Object.freeze([]);
  * (bench/services/connection-pool.bench.ts): what most connections never use
  * (a room set, a backlog) is made on first use, not per connection.
  */
-export class Connection implements ClientHandle {
+export class Connection implements ClientHandle, FrameSink, LineSink {
   /** Mode, fixed once detected (PROTOCOL.md §1); 'text' until then for typing only. */
   mode: Mode = 'text';
   /** True once the first bytes decided the mode. */
@@ -56,11 +84,10 @@ export class Connection implements ClientHandle {
   #rooms: Set<string> | null = null;
   /** Text mode: the room plain lines go to. */
   currentRoom: string | null = null;
-  /** Date.now() of the last inbound bytes. */
-  lastInboundMs = Date.now();
-  /** Date.now() of the last server `ping` not yet answered by any bytes, or 0. */
-  pingSentMs = 0;
-  readonly connectedMs = Date.now();
+  // The times below are stored as ms since ORIGIN_MS (Smi) and read as Date.now() ms through accessors.
+  #lastInbound = since(Date.now());
+  #pingSent = 0;
+  readonly #connected = this.#lastInbound;
   /** True after a fatal error or shutdown: no more reads, sends dropped. */
   closing = false;
   /** Set when the pool refused this connection: answered `server_busy` once its mode is known. */
@@ -76,16 +103,13 @@ export class Connection implements ClientHandle {
   outQueue: (Buffer | Promise<Buffer>)[] | null = null;
   /** Token bucket: envelopes the client may still send now (rate_msgs_per_sec, rate_burst). */
   tokens: number;
-  /** Date.now() of the last refill. */
-  tokensAtMs = Date.now();
+  #tokensAt = this.#lastInbound;
   /** Set while reading is paused until the next token (after `rate_limited`). */
   rateWaitTimer: NodeJS.Timeout | null = null;
-  /** Start of the current 10-s error-budget window, ms. */
-  errorWindowMs = 0;
+  #errorWindow = 0;
   /** Non-fatal errors in the current window. */
   errorCount = 0;
-  /** Date.now() when the unfinished frame / line began, or 0 (frame_deadline_ms). */
-  midFrameSinceMs = 0;
+  #midFrameSince = 0;
   /** Slow-consumer policy `drop`: room → the seq range dropped for this client, sent as `gap` once it drains. */
   gaps: Map<string, { from: number; to: number }> | null = null;
   readonly remoteAddress: string;
@@ -105,6 +129,64 @@ export class Connection implements ClientHandle {
     this.tokens = burst;
     this.nick = `guest-${id}`;
     this.remoteAddress = socket.remoteAddress ?? '';
+  }
+
+  /** Date.now() of the last inbound bytes, ms. */
+  get lastInboundMs(): number {
+    return at(this.#lastInbound);
+  }
+  set lastInboundMs(ms: number) {
+    this.#lastInbound = since(ms);
+  }
+  /** Date.now() of the last server `ping` not yet answered by any bytes, ms, or 0. */
+  get pingSentMs(): number {
+    return atOr0(this.#pingSent);
+  }
+  set pingSentMs(ms: number) {
+    this.#pingSent = sinceOr0(ms);
+  }
+  /** Date.now() when the connection was accepted, ms. */
+  get connectedMs(): number {
+    return at(this.#connected);
+  }
+  /** Date.now() of the token bucket's last refill, ms. */
+  get tokensAtMs(): number {
+    return at(this.#tokensAt);
+  }
+  set tokensAtMs(ms: number) {
+    this.#tokensAt = since(ms);
+  }
+  /** Start of the current 10-s error-budget window, Date.now() ms, or 0 before the first error. */
+  get errorWindowMs(): number {
+    return atOr0(this.#errorWindow);
+  }
+  set errorWindowMs(ms: number) {
+    this.#errorWindow = sinceOr0(ms);
+  }
+  /** Date.now() when the unfinished frame / line began, ms, or 0 when none is (frame_deadline_ms). */
+  get midFrameSinceMs(): number {
+    return atOr0(this.#midFrameSince);
+  }
+  set midFrameSinceMs(ms: number) {
+    this.#midFrameSince = sinceOr0(ms);
+  }
+
+  // The parser's sink is the connection itself (no object per connection for it): each call goes to the server.
+  /** FrameSink: one complete frame from this connection's FrameParser. */
+  onFrame(flags: number, body: Buffer): void {
+    this.server.onParsedFrame(this, flags, body);
+  }
+  /** FrameSink: the parser's fatal error. */
+  onFrameError(err: ProtocolError): void {
+    this.server.onParseError(this, err);
+  }
+  /** LineSink: one line from this connection's LineSplitter. */
+  onLine(line: Buffer): void {
+    this.server.onParsedLine(this, line);
+  }
+  /** LineSink: the splitter's fatal error. */
+  onLineError(err: ProtocolError): void {
+    this.server.onParseError(this, err);
   }
 
   /** Rooms joined. Made on first use: an empty Set is ~140 bytes, and many connections never join a room. */

@@ -11,9 +11,9 @@ import { Connection, kConnection, type ServerSocket } from './connection.js';
 import { decodeEnvelope, encodeFrame, encodeLine, frameOf, GUEST_RE, NICK_RE, type Envelope } from './envelope.js';
 import { isProtocolError, ProtocolError, WIRE_ERRORS, type WireErrorCode } from './errors.js';
 import { FeatureGate } from './feature-gate.js';
-import { FrameParser, type FrameSink } from './frame-parser.js';
+import { FrameParser } from './frame-parser.js';
 import * as http from './http.js';
-import { LineSplitter, type LineSink } from './line-splitter.js';
+import { LineSplitter } from './line-splitter.js';
 import { detectMode, MAX_DETECT_BYTES, type Mode } from './mode-detect.js';
 import { Pipeline } from './pipeline.js';
 import type { BroadcastOptions, ClientHandle, MessageProcessor, PluginApi, RoomsApi } from './plugin.js';
@@ -61,27 +61,6 @@ function socketOnError(this: ServerSocket): void {
 /** `error.ref`: the request's `id` if it had one, else its `type` (PROTOCOL.md §3). */
 function refOf(env: Envelope): string {
   return typeof env.id === 'string' ? env.id : env.type;
-}
-
-/**
- * The sink of a connection's FrameParser or LineSplitter: one small object
- * whose methods sit on the prototype (STYLE.md: no closure per socket), and
- * reach the connection through its one field.
- */
-class ConnectionSink implements FrameSink, LineSink {
-  constructor(private readonly conn: Connection) {}
-  onFrame(flags: number, body: Buffer): void {
-    this.conn.server.onParsedFrame(this.conn, flags, body);
-  }
-  onFrameError(err: ProtocolError): void {
-    this.conn.server.onParseError(this.conn, err);
-  }
-  onLine(line: Buffer): void {
-    this.conn.server.onParsedLine(this.conn, line);
-  }
-  onLineError(err: ProtocolError): void {
-    this.conn.server.onParseError(this.conn, err);
-  }
 }
 
 /** The server. Create with createServer() from the package root. */
@@ -264,9 +243,9 @@ export class ChatServer {
     conn.detected = true;
     const max = this.config.max_frame_bytes;
     if (mode === 'binary') {
-      conn.parser = new FrameParser(max, new ConnectionSink(conn));
+      conn.parser = new FrameParser(max, conn);
     } else if (mode === 'json' || mode === 'text') {
-      conn.splitter = new LineSplitter(max, this.services.scanner, new ConnectionSink(conn));
+      conn.splitter = new LineSplitter(max, this.services.scanner, conn);
     }
     if (conn.refused) {
       if (mode === 'http' && this.isDraining) {
@@ -292,21 +271,21 @@ export class ChatServer {
 
   // ---------------------------------------------------------------- inbound
 
-  /** From the connection's FrameParser (ConnectionSink): one complete frame. */
+  /** From the connection's FrameParser (Connection.onFrame): one complete frame. */
   onParsedFrame(conn: Connection, flags: number, body: Buffer): void {
     // A completed frame restarts frame_deadline_ms for whatever follows it in the chunk.
     conn.midFrameSinceMs = 0;
     this.onFrame(conn, flags, body);
   }
 
-  /** From the connection's LineSplitter (ConnectionSink): one complete line. */
+  /** From the connection's LineSplitter (Connection.onLine): one complete line. */
   onParsedLine(conn: Connection, line: Buffer): void {
     conn.midFrameSinceMs = 0;
     if (conn.mode === 'json') this.onJsonLine(conn, line);
     else this.onTextLine(conn, line);
   }
 
-  /** From the connection's FrameParser or LineSplitter (ConnectionSink): a fatal framing error. */
+  /** From the connection's FrameParser or LineSplitter (Connection.onFrameError / onLineError): a fatal framing error. */
   onParseError(conn: Connection, err: ProtocolError): void {
     if (conn.mode === 'binary') this.frameFatal(conn, err);
     else this.fatal(conn, err);
