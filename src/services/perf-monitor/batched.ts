@@ -1,14 +1,14 @@
 import hdr from 'hdr-histogram-js';
 import * as prom from 'prom-client';
 import type { GaugeSource, PerformanceMonitor, StatsSnapshot } from './contract.js';
+import { bucketOf, HIST, LATENCY_BUCKETS_S, newWindow, SERIES, windowSnapshot, type Bucket } from './window.js';
 
-/** Window of the rates and percentiles, in 1-second buckets (PROTOCOL.md §6: last 10 s). */
-const WINDOW_S = 10;
+/** A `/metrics` series: name and help text (window.ts SERIES). */
+type Series = { readonly name: string; readonly help: string };
+
 /** Bucket width and tick period, ms. */
 const TICK_MS = 1000;
 
-/** Histogram range: 1 µs to 1 h, 3 significant digits: the baseline's, so p50 / p99 are the same figures. */
-const HIST = { lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, numberOfSignificantValueDigits: 3 } as const;
 /**
  * Latencies buffered before they go into the current second's histogram, in
  * one tight loop (a full buffer, a tick or a snapshot flushes). The HDR
@@ -17,31 +17,6 @@ const HIST = { lowestDiscernibleValue: 1, highestTrackableValue: 3_600_000_000, 
  * envelope's path only stores a number.
  */
 const PENDING_MAX = 1024;
-
-/** Upper bounds of `tcpserver_handle_latency_seconds`, seconds: the baseline's `buckets`, in order. */
-export const LATENCY_BUCKETS_S: readonly number[] = Object.freeze([0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.25, 1]);
-const LATENCY_NAME = 'tcpserver_handle_latency_seconds';
-const LATENCY_HELP = 'Frame received to last write issued';
-
-/** One second of counts. Fields fixed in the constructor (one hidden class). */
-class Bucket {
-  /** Whole seconds since the epoch this bucket counts; -1: never used. */
-  second = -1;
-  inbound = 0;
-  messages = 0;
-  deliveries = 0;
-  errors = 0;
-  /** Latencies of the second, µs (hdr-histogram-js, the baseline's layout and range). */
-  readonly latencyUs = hdr.build(HIST);
-  reset(second: number): void {
-    this.second = second;
-    this.inbound = 0;
-    this.messages = 0;
-    this.deliveries = 0;
-    this.errors = 0;
-    this.latencyUs.reset();
-  }
-}
 
 /** Count of one label value (error code, plugin name) and how much of it the counter has seen. */
 class Tally {
@@ -63,7 +38,7 @@ function tally(counts: Map<string, Tally>, key: string): void {
  * time: `collect()` (run by the registry before each scrape) adds what
  * `read()` gained since the last scrape. `read()` must not decrease.
  */
-function scrapedCounter(registers: prom.Registry[], name: string, help: string, read: () => number): prom.Counter {
+function scrapedCounter(registers: prom.Registry[], { name, help }: Series, read: () => number): prom.Counter {
   let scraped = 0;
   return new prom.Counter({
     name,
@@ -81,7 +56,7 @@ function scrapedCounter(registers: prom.Registry[], name: string, help: string, 
 }
 
 /** Like scrapedCounter, with one label whose values are the keys of `counts` (first-seen order, as prom-client's own). */
-function scrapedLabelledCounter<L extends string>(registers: prom.Registry[], name: string, help: string, label: L, counts: Map<string, Tally>): prom.Counter<L> {
+function scrapedLabelledCounter<L extends string>(registers: prom.Registry[], { name, help }: Series, label: L, counts: Map<string, Tally>): prom.Counter<L> {
   return new prom.Counter<L>({
     name,
     help,
@@ -120,8 +95,8 @@ interface Sample {
  * `_count`, `_sum`, `_count` (the contract suite compares the two texts).
  */
 class LatencyCollector {
-  readonly name = LATENCY_NAME;
-  readonly help = LATENCY_HELP;
+  readonly name = SERIES.latency.name;
+  readonly help = SERIES.latency.help;
   readonly type = 'histogram';
   readonly aggregator = 'sum';
   /**
@@ -136,7 +111,7 @@ class LatencyCollector {
   ) {}
 
   get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: Sample[] }> {
-    const bucket = `${LATENCY_NAME}_bucket`;
+    const bucket = `${SERIES.latency.name}_bucket`;
     const values: Sample[] = [];
     let acc = 0;
     for (let i = 0; i < LATENCY_BUCKETS_S.length; i++) {
@@ -146,8 +121,8 @@ class LatencyCollector {
     const count = this.count();
     values.push(
       { labels: { le: '+Inf' }, value: count, metricName: bucket },
-      { labels: {}, value: this.sum(), metricName: `${LATENCY_NAME}_sum` },
-      { labels: {}, value: count, metricName: `${LATENCY_NAME}_count` },
+      { labels: {}, value: this.sum(), metricName: `${SERIES.latency.name}_sum` },
+      { labels: {}, value: count, metricName: `${SERIES.latency.name}_count` },
     );
     return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
   }
@@ -193,7 +168,7 @@ class LatencyCollector {
  * throws).
  */
 export class BatchedMonitor implements PerformanceMonitor {
-  private readonly buckets = Array.from({ length: WINDOW_S }, () => new Bucket());
+  private readonly buckets = newWindow();
   /** Bucket the record* methods write to: the current second's, as of the last tick or snapshot. */
   private cur: Bucket;
   /** Latencies (µs, integers ≥ 1) recorded since the last flush into `cur.latencyUs`. */
@@ -228,17 +203,17 @@ export class BatchedMonitor implements PerformanceMonitor {
     const registers = [this.registry];
     // Same registration order as the baseline, so the exposition lists the metrics in the same order.
     prom.collectDefaultMetrics({ register: this.registry, prefix: 'tcpserver_' });
-    scrapedCounter(registers, 'tcpserver_messages_total', 'Accepted chat messages (duplicates excluded)', () => this.messagesTotal);
-    scrapedCounter(registers, 'tcpserver_deliveries_total', 'Chat frames written to recipients', () => this.deliveriesTotal);
-    scrapedCounter(registers, 'tcpserver_inbound_envelopes_total', 'Envelopes decoded from clients', () => this.inboundTotal);
-    scrapedLabelledCounter(registers, 'tcpserver_errors_total', 'Error envelopes sent, by wire code', 'code', this.errorCounts);
-    scrapedLabelledCounter(registers, 'tcpserver_plugin_errors_total', 'Exceptions thrown by plugins', 'plugin', this.pluginErrorCounts);
-    scrapedCounter(registers, 'tcpserver_dropped_frames_total', 'Chat frames dropped for slow consumers (policy drop)', () => this.droppedTotal);
-    scrapedCounter(registers, 'tcpserver_slow_consumer_disconnects_total', 'Connections closed as slow consumers', () => this.slowConsumersTotal);
+    scrapedCounter(registers, SERIES.messages, () => this.messagesTotal);
+    scrapedCounter(registers, SERIES.deliveries, () => this.deliveriesTotal);
+    scrapedCounter(registers, SERIES.inbound, () => this.inboundTotal);
+    scrapedLabelledCounter(registers, SERIES.errors, 'code', this.errorCounts);
+    scrapedLabelledCounter(registers, SERIES.pluginErrors, 'plugin', this.pluginErrorCounts);
+    scrapedCounter(registers, SERIES.dropped, () => this.droppedTotal);
+    scrapedCounter(registers, SERIES.slowConsumers, () => this.slowConsumersTotal);
     const latency = new LatencyCollector(this.latencyCounts, () => this.latencySumS, () => this.latencyCount);
     this.registry.registerMetric(latency as unknown as prom.Metric);
-    new prom.Gauge({ name: 'tcpserver_connections', help: 'Open connections, all modes', registers, collect() { this.set(gauges.connections()); } });
-    new prom.Gauge({ name: 'tcpserver_rooms', help: 'Rooms that exist now', registers, collect() { this.set(gauges.rooms()); } });
+    new prom.Gauge({ ...SERIES.connections, registers, collect() { this.set(gauges.connections()); } });
+    new prom.Gauge({ ...SERIES.rooms, registers, collect() { this.set(gauges.rooms()); } });
     this.metricsContentType = this.registry.contentType;
 
     this.cur = this.buckets[0]!;
@@ -267,9 +242,7 @@ export class BatchedMonitor implements PerformanceMonitor {
     if (this.cur.second === second) return;
     this.flushLatencies(); // buffered latencies belong to the second they were recorded in
 
-    const b = this.buckets[((second % WINDOW_S) + WINDOW_S) % WINDOW_S]!;
-    if (b.second !== second) b.reset(second);
-    this.cur = b;
+    this.cur = bucketOf(this.buckets, second);
   }
 
   /** Moves the buffered latencies into the current second's histogram. */
@@ -340,42 +313,16 @@ export class BatchedMonitor implements PerformanceMonitor {
   snapshot(): StatsSnapshot {
     const nowMs = Date.now();
     this.rotate(nowMs);
-    const second = Math.floor(nowMs / 1000);
     this.flushLatencies();
-    const merged = this.merged;
-    merged.reset();
-    let inbound = 0, messages = 0, deliveries = 0, errors = 0;
-    for (const b of this.buckets) {
-      if (b.second > second - WINDOW_S && b.second <= second) {
-        inbound += b.inbound;
-        messages += b.messages;
-        deliveries += b.deliveries;
-        errors += b.errors;
-        if (b.latencyUs.totalCount > 0) merged.add(b.latencyUs);
-      }
-    }
-    const pctMs = (p: number) => (merged.totalCount ? merged.getValueAtPercentile(p) / 1000 : 0);
-    // The window is the last 10 s, or the whole uptime while it is shorter.
-    const windowS = Math.min(WINDOW_S, Math.max(1, (nowMs - this.startedMs) / 1000));
-    const round = (x: number, d = 3) => Math.round(x * 10 ** d) / 10 ** d;
-    return {
-      msg_per_sec: round(messages / windowS, 2),
-      deliveries_per_sec: round(deliveries / windowS, 2),
-      latency_p99_ms: round(pctMs(99)),
-      memory_mb: round(process.memoryUsage.rss() / (1024 * 1024), 1),
-      connections: this.gauges.connections(),
-      error_rate: round(inbound ? errors / inbound : 0, 4),
-      uptime_s: Math.floor((nowMs - this.startedMs) / 1000),
-      rooms: this.gauges.rooms(),
-      messages_total: this.messagesTotal,
-      latency_p50_ms: round(pctMs(50)),
-      inbound_per_sec: round(inbound / windowS, 2),
-      deliveries_total: this.deliveriesTotal,
-      errors_total: this.errorsTotal,
-      plugin_errors_total: this.pluginErrorsTotal,
-      dropped_total: this.droppedTotal,
-      slow_consumer_disconnects_total: this.slowConsumersTotal,
+    const totals = {
+      messages: this.messagesTotal,
+      deliveries: this.deliveriesTotal,
+      errors: this.errorsTotal,
+      pluginErrors: this.pluginErrorsTotal,
+      dropped: this.droppedTotal,
+      slowConsumers: this.slowConsumersTotal,
     };
+    return windowSnapshot(this.buckets, this.merged, nowMs, this.startedMs, totals, this.gauges);
   }
 
   /** Prometheus text exposition for `/metrics`; the counters are brought up to date first (their `collect()`). */
