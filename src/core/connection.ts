@@ -3,7 +3,7 @@
  * fields set in the constructor); the server's module-level handlers reach it
  * through the socket's `kConnection` field instead of a closure per socket.
  */
-import { randomBytes } from 'node:crypto';
+import { createHmac, randomBytes } from 'node:crypto';
 import type { Socket } from 'node:net';
 import type { CodecName } from '../services/compression/index.js';
 import type { Envelope } from './envelope.js';
@@ -57,6 +57,17 @@ const sinceOr0 = (ms: number) => (ms === 0 ? 0 : since(ms));
 const at = (t: number) => t + ORIGIN_MS;
 const atOr0 = (t: number) => (t === 0 ? 0 : t + ORIGIN_MS);
 
+/** Bits of Connection's flags. */
+const F_DETECTED = 1;
+const F_GUEST = 2;
+const F_ECHO = 4;
+const F_CLOSING = 8;
+const F_REFUSED = 16;
+const F_ANNOUNCED = 32;
+const F_BUSY = 64;
+/** Key of the session ids (Connection.session), drawn once per process. */
+const SESSION_KEY = randomBytes(32);
+
 /** Initial `codecs`: one shared empty list (hello assigns the agreed ones). */
 const NO_CODECS: readonly CodecName[] = Object.freeze([]);
 
@@ -68,15 +79,11 @@ const NO_CODECS: readonly CodecName[] = Object.freeze([]);
 export class Connection implements ClientHandle, FrameSink, LineSink {
   /** Mode, fixed once detected (PROTOCOL.md §1); 'text' until then for typing only. */
   mode: Mode = 'text';
-  /** True once the first bytes decided the mode. */
-  detected = false;
   /** Bytes received before the mode was known (bounded by MAX_DETECT_BYTES + one chunk). */
   detectBuf: Buffer | null = null;
   nick: string;
-  /** True while the nick is the assigned `guest-<n>`. */
-  guest = true;
-  readonly session: string = randomBytes(9).toString('base64url');
-  echo = false;
+  /** The boolean fields below, one bit each (F_*): one Smi instead of seven fields. */
+  #flags = F_GUEST;
   /** Codecs agreed in `welcome` (PROTOCOL.md §2). */
   codecs: readonly CodecName[] = NO_CODECS;
   /** Decoded envelopes so far (`hello` must be the first, PROTOCOL.md §3). */
@@ -88,16 +95,8 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
   #lastInbound = since(Date.now());
   #pingSent = 0;
   readonly #connected = this.#lastInbound;
-  /** True after a fatal error or shutdown: no more reads, sends dropped. */
-  closing = false;
-  /** Set when the pool refused this connection: answered `server_busy` once its mode is known. */
-  refused = false;
-  /** True after the plugins' onConnect ran (so onDisconnect must run). */
-  announced = false;
   parser: FrameParser | null = null;
   splitter: LineSplitter | null = null;
-  /** True while an asynchronous plugin handles one of this client's envelopes. */
-  busy = false;
   #backlog: Pending[] | null = null;
   /** Outbound frames kept in order behind an asynchronous encode (zstd), or null when none waits. */
   outQueue: (Buffer | Promise<Buffer>)[] | null = null;
@@ -169,6 +168,65 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
   }
   set midFrameSinceMs(ms: number) {
     this.#midFrameSince = sinceOr0(ms);
+  }
+
+  /** True once the first bytes decided the mode. */
+  get detected(): boolean {
+    return (this.#flags & F_DETECTED) !== 0;
+  }
+  set detected(on: boolean) {
+    this.#flags = on ? this.#flags | F_DETECTED : this.#flags & ~F_DETECTED;
+  }
+  /** True while the nick is the assigned `guest-<n>`. */
+  get guest(): boolean {
+    return (this.#flags & F_GUEST) !== 0;
+  }
+  set guest(on: boolean) {
+    this.#flags = on ? this.#flags | F_GUEST : this.#flags & ~F_GUEST;
+  }
+  /** `hello.echo`: the client receives its own chats too (PROTOCOL.md §3). */
+  get echo(): boolean {
+    return (this.#flags & F_ECHO) !== 0;
+  }
+  set echo(on: boolean) {
+    this.#flags = on ? this.#flags | F_ECHO : this.#flags & ~F_ECHO;
+  }
+  /** True after a fatal error or shutdown: no more reads, sends dropped. */
+  get closing(): boolean {
+    return (this.#flags & F_CLOSING) !== 0;
+  }
+  set closing(on: boolean) {
+    this.#flags = on ? this.#flags | F_CLOSING : this.#flags & ~F_CLOSING;
+  }
+  /** Set when the pool refused this connection: answered `server_busy` once its mode is known. */
+  get refused(): boolean {
+    return (this.#flags & F_REFUSED) !== 0;
+  }
+  set refused(on: boolean) {
+    this.#flags = on ? this.#flags | F_REFUSED : this.#flags & ~F_REFUSED;
+  }
+  /** True after the plugins' onConnect ran (so onDisconnect must run). */
+  get announced(): boolean {
+    return (this.#flags & F_ANNOUNCED) !== 0;
+  }
+  set announced(on: boolean) {
+    this.#flags = on ? this.#flags | F_ANNOUNCED : this.#flags & ~F_ANNOUNCED;
+  }
+  /** True while an asynchronous plugin handles one of this client's envelopes. */
+  get busy(): boolean {
+    return (this.#flags & F_BUSY) !== 0;
+  }
+  set busy(on: boolean) {
+    this.#flags = on ? this.#flags | F_BUSY : this.#flags & ~F_BUSY;
+  }
+  /**
+   * Opaque session id sent in `welcome`: 12 base64url characters, derived
+   * from the connection id with a key drawn at start-up (HMAC-SHA-256), so
+   * it is unique in this process, unguessable from outside, and not stored
+   * per connection.
+   */
+  get session(): string {
+    return createHmac('sha256', SESSION_KEY).update(String(this.id)).digest('base64url').slice(0, 12);
   }
 
   // The parser's sink is the connection itself (no object per connection for it): each call goes to the server.

@@ -45,3 +45,26 @@ describe('Connection times (stored as ms since a module origin, read as Date.now
     }
   });
 });
+
+describe('Connection flags and session', () => {
+  it('each boolean field is set and cleared on its own (one bit each)', () => {
+    const c = conn();
+    const names = ['detected', 'guest', 'echo', 'closing', 'refused', 'announced', 'busy'] as const;
+    expect(names.map((n) => c[n])).toEqual([false, true, false, false, false, false, false]);
+    for (const n of names) {
+      const before = names.map((m) => c[m]);
+      c[n] = !c[n];
+      expect(names.map((m) => c[m])).toEqual(before.map((v, i) => (names[i] === n ? !v : v)));
+      c[n] = !c[n];
+      expect(names.map((m) => c[m])).toEqual(before);
+    }
+  });
+
+  it('session is 12 base64url characters, the same on every read, different per connection id', () => {
+    const ids = Array.from({ length: 1000 }, (_, i) => new Connection(i, new net.Socket(), 1, {} as ChatServer));
+    const sessions = ids.map((c) => c.session);
+    for (const s of sessions) expect(s).toMatch(/^[A-Za-z0-9_-]{12}$/);
+    expect(new Set(sessions).size).toBe(1000);
+    expect(ids.map((c) => c.session)).toEqual(sessions);
+  });
+});
