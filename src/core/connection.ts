@@ -74,13 +74,12 @@ const NO_CODECS: readonly CodecName[] = Object.freeze([]);
 /**
  * A client connection, in any mode. Memory per idle connection counts
  * (bench/services/connection-pool.bench.ts): what most connections never use
- * (a room set, a backlog) is made on first use, not per connection.
+ * (a room set, a backlog, the fields in Rare) is made on first use, not per
+ * connection; times are Smis and booleans bits (see ORIGIN_MS, F_*).
  */
 export class Connection implements ClientHandle, FrameSink, LineSink {
   /** Mode, fixed once detected (PROTOCOL.md §1); 'text' until then for typing only. */
   mode: Mode = 'text';
-  /** Bytes received before the mode was known (bounded by MAX_DETECT_BYTES + one chunk). */
-  detectBuf: Buffer | null = null;
   nick: string;
   /** The boolean fields below, one bit each (F_*): one Smi instead of seven fields. */
   #flags = F_GUEST;
@@ -89,29 +88,19 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
   /** Decoded envelopes so far (`hello` must be the first, PROTOCOL.md §3). */
   envelopes = 0;
   #rooms: Set<string> | null = null;
-  /** Text mode: the room plain lines go to. */
-  currentRoom: string | null = null;
   // The times below are stored as ms since ORIGIN_MS (Smi) and read as Date.now() ms through accessors.
   #lastInbound = since(Date.now());
   #pingSent = 0;
   readonly #connected = this.#lastInbound;
   parser: FrameParser | null = null;
   splitter: LineSplitter | null = null;
-  #backlog: Pending[] | null = null;
-  /** Outbound frames kept in order behind an asynchronous encode (zstd), or null when none waits. */
-  outQueue: (Buffer | Promise<Buffer>)[] | null = null;
   /** Token bucket: envelopes the client may still send now (rate_msgs_per_sec, rate_burst). */
   tokens: number;
   #tokensAt = this.#lastInbound;
-  /** Set while reading is paused until the next token (after `rate_limited`). */
-  rateWaitTimer: NodeJS.Timeout | null = null;
-  #errorWindow = 0;
-  /** Non-fatal errors in the current window. */
-  errorCount = 0;
   #midFrameSince = 0;
-  /** Slow-consumer policy `drop`: room → the seq range dropped for this client, sent as `gap` once it drains. */
-  gaps: Map<string, { from: number; to: number }> | null = null;
   readonly remoteAddress: string;
+  /** What few connections use (see Rare), made on first use. */
+  #rare: Rare | null = null;
 
   /**
    * @param id unique per process
@@ -157,10 +146,10 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
   }
   /** Start of the current 10-s error-budget window, Date.now() ms, or 0 before the first error. */
   get errorWindowMs(): number {
-    return atOr0(this.#errorWindow);
+    return atOr0(this.#rare?.errorWindow ?? 0);
   }
   set errorWindowMs(ms: number) {
-    this.#errorWindow = sinceOr0(ms);
+    if (ms !== 0 || this.#rare !== null) this.#more().errorWindow = sinceOr0(ms);
   }
   /** Date.now() when the unfinished frame / line began, ms, or 0 when none is (frame_deadline_ms). */
   get midFrameSinceMs(): number {
@@ -254,6 +243,71 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
 
   /** Envelopes that arrived while busy, handled in order afterwards. Made on first use (only async plugins need it). */
   get backlog(): Pending[] {
-    return (this.#backlog ??= []);
+    return (this.#more().backlog ??= []);
   }
+
+  // Fields kept in Rare: null / 0 while there is no Rare; storing null / 0 does not make one.
+  #more(): Rare {
+    return (this.#rare ??= new Rare());
+  }
+  /** Bytes received before the mode was known (bounded by MAX_DETECT_BYTES + one chunk), or null. */
+  get detectBuf(): Buffer | null {
+    return this.#rare?.detectBuf ?? null;
+  }
+  set detectBuf(b: Buffer | null) {
+    if (b !== null || this.#rare !== null) this.#more().detectBuf = b;
+  }
+  /** Text mode: the room plain lines go to, or null. */
+  get currentRoom(): string | null {
+    return this.#rare?.currentRoom ?? null;
+  }
+  set currentRoom(room: string | null) {
+    if (room !== null || this.#rare !== null) this.#more().currentRoom = room;
+  }
+  /** Outbound frames kept in order behind an asynchronous encode (zstd), or null when none waits. */
+  get outQueue(): (Buffer | Promise<Buffer>)[] | null {
+    return this.#rare?.outQueue ?? null;
+  }
+  set outQueue(q: (Buffer | Promise<Buffer>)[] | null) {
+    if (q !== null || this.#rare !== null) this.#more().outQueue = q;
+  }
+  /** Set while reading is paused until the next token (after `rate_limited`), else null. */
+  get rateWaitTimer(): NodeJS.Timeout | null {
+    return this.#rare?.rateWaitTimer ?? null;
+  }
+  set rateWaitTimer(t: NodeJS.Timeout | null) {
+    if (t !== null || this.#rare !== null) this.#more().rateWaitTimer = t;
+  }
+  /** Non-fatal errors in the current error-budget window. */
+  get errorCount(): number {
+    return this.#rare?.errorCount ?? 0;
+  }
+  set errorCount(n: number) {
+    if (n !== 0 || this.#rare !== null) this.#more().errorCount = n;
+  }
+  /** Slow-consumer policy `drop`: room → the seq range dropped for this client, sent as `gap` once it drains; or null. */
+  get gaps(): Map<string, { from: number; to: number }> | null {
+    return this.#rare?.gaps ?? null;
+  }
+  set gaps(g: Map<string, { from: number; to: number }> | null) {
+    if (g !== null || this.#rare !== null) this.#more().gaps = g;
+  }
+}
+
+/**
+ * The fields of a Connection that most connections never set: an idle or
+ * plain chat connection has none of them, so they live in one object made
+ * on first use and cost one pointer otherwise (memory per idle connection,
+ * bench/services/connection-pool.bench.ts). Fields fixed here (one shape).
+ */
+class Rare {
+  detectBuf: Buffer | null = null;
+  currentRoom: string | null = null;
+  backlog: Pending[] | null = null;
+  outQueue: (Buffer | Promise<Buffer>)[] | null = null;
+  rateWaitTimer: NodeJS.Timeout | null = null;
+  /** Start of the error-budget window, ms since ORIGIN_MS, or 0. */
+  errorWindow = 0;
+  errorCount = 0;
+  gaps: Map<string, { from: number; to: number }> | null = null;
 }

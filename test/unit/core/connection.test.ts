@@ -68,3 +68,39 @@ describe('Connection flags and session', () => {
     expect(ids.map((c) => c.session)).toEqual(sessions);
   });
 });
+
+describe('Connection rare fields (one object made on first use)', () => {
+  it('read null / 0 until set, keep what is set, and read null / 0 again once cleared', () => {
+    const c = conn();
+    expect([c.detectBuf, c.currentRoom, c.outQueue, c.rateWaitTimer, c.gaps, c.errorCount, c.errorWindowMs]).toEqual([null, null, null, null, null, 0, 0]);
+    const buf = Buffer.from('GE');
+    const q: Buffer[] = [];
+    const timer = setTimeout(() => {}, 0);
+    const gaps = new Map([['lobby', { from: 3, to: 5 }]]);
+    c.detectBuf = buf;
+    c.currentRoom = 'lobby';
+    c.outQueue = q;
+    c.rateWaitTimer = timer;
+    c.gaps = gaps;
+    c.errorCount = 2;
+    const now = Date.now();
+    c.errorWindowMs = now;
+    expect([c.detectBuf, c.currentRoom, c.outQueue, c.rateWaitTimer, c.gaps, c.errorCount, c.errorWindowMs]).toEqual([buf, 'lobby', q, timer, gaps, 2, now]);
+    c.detectBuf = null;
+    c.currentRoom = null;
+    c.outQueue = null;
+    c.rateWaitTimer = null;
+    c.gaps = null;
+    c.errorCount = 0;
+    c.errorWindowMs = 0;
+    expect([c.detectBuf, c.currentRoom, c.outQueue, c.rateWaitTimer, c.gaps, c.errorCount, c.errorWindowMs]).toEqual([null, null, null, null, null, 0, 0]);
+    clearTimeout(timer);
+  });
+
+  it('backlog is one array, kept across reads', () => {
+    const c = conn();
+    c.backlog.push({ envelope: null, body: null, t0: 1 });
+    expect(c.backlog).toHaveLength(1);
+    expect(c.backlog).toBe(c.backlog);
+  });
+});
