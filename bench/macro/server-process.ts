@@ -5,7 +5,9 @@
  * CPU time from /proc, the machine's per-core CPU from /proc/stat, and small
  * client helpers (binary frame encoding, GET on the chat port).
  *
- * Used by bench/macro/fanout.ts and bench/macro/resume.ts.
+ * Used by bench/macro/fanout.ts, bench/macro/resume.ts and
+ * bench/macro/multiroom-vs-uws.ts (which also starts the uWebSockets.js
+ * reference server through it).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -109,10 +111,15 @@ export class ServerProcess {
    * @param extraEnv config keys the benchmark sets on top of the inherited
    *   environment and the settings every benchmark needs (host and port, logs
    *   at warn to stdout, no voice UDP, no heartbeats, quick shutdown)
+   * @param entry another script to run the same way instead (same pinning,
+   *   environment and working directory), with its arguments; it must print
+   *   a line containing `listening on` once it accepts connections and exit
+   *   on SIGTERM (bench/reference/uws-pubsub.ts)
    */
-  static async start(port: number, extraEnv: NodeJS.ProcessEnv = {}): Promise<ServerProcess> {
-    if (!existsSync(SERVER_ENTRY)) throw new Error(`${SERVER_ENTRY} is missing: run \`npm run build\` first`);
-    const cmd = pinnedCommand(SERVER_CORE, process.execPath, [SERVER_ENTRY]);
+  static async start(port: number, extraEnv: NodeJS.ProcessEnv = {}, entry?: { script: string; args: string[] }): Promise<ServerProcess> {
+    const script = entry?.script ?? SERVER_ENTRY;
+    if (!existsSync(script)) throw new Error(`${script} is missing: run \`npm run build\` first`);
+    const cmd = pinnedCommand(SERVER_CORE, process.execPath, [script, ...(entry?.args ?? [])]);
     const env: NodeJS.ProcessEnv = {
       ...process.env,
       tcp_host: '127.0.0.1',

@@ -101,7 +101,7 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 /**
  * Runs one scenario against a server.
- * @throws UnsupportedProtocolError for `ws` (no gateway yet)
+ * @throws UnsupportedProtocolError for a protocol without an adapter
  * @throws RunError when no client could connect and join
  */
 export async function runLoad(scenario: Scenario, options: RunOptions = {}): Promise<RunOutcome> {

@@ -1,9 +1,16 @@
 /**
- * What the tcp and lines adapters share: the socket, the read path into one
- * shared buffer, the request/answer bookkeeping (`welcome`, `joined`), the
- * decoded-envelope dispatch and the handler calls. The subclasses only frame:
- * they walk their wire format (PROTOCOL.md §2 or §4) and either count a
- * frame or hand its body to `dispatch`.
+ * What every adapter shares: the request/answer bookkeeping (`welcome`,
+ * `joined`), the decoded-envelope dispatch, the handler calls and the
+ * connection's life cycle (fail, close, finish). The transport is the
+ * adapter's: BaseClient sees the current connection only through `Conn`
+ * (send an envelope, drop abruptly, is it gone, when did it close), and the
+ * adapter reports back through connOpened / connError / connClosed.
+ * - tcp and lines (stream.ts, then tcp.ts / lines.ts): a net.Socket read
+ *   into one shared buffer; the subclasses walk their wire format
+ *   (PROTOCOL.md §2 or §4) and either count a frame or hand its body to
+ *   `dispatch`.
+ * - ws (ws.ts): a WebSocket (the `ws` package), one envelope per message
+ *   (PROTOCOL.md §7).
  *
  * Two kinds of client use the same code (the `decodeChats` option):
  * - a *counting* client (the many ordinary subscribers) classifies each frame
@@ -16,7 +23,6 @@
  * A frame whose body does not start with `{"type":"` is decoded, so a server
  * that orders keys differently costs speed, not correctness.
  */
-import net from 'node:net';
 import type { ProtocolClient } from '../types.js';
 
 /** Called by a client; all optional fields of the envelope are passed through. */
@@ -52,9 +58,9 @@ export interface LoadClientOptions {
   /** `hello.echo`: the sender receives its own chats too (after the ack). */
   echo: boolean;
   handlers: ClientHandlers;
-  /** Largest frame body / line accepted from the server, bytes (PROTOCOL.md §2). Default 65536. */
+  /** Largest frame body / line / WebSocket message accepted from the server, bytes (PROTOCOL.md §2, §7). Default 65536. */
   maxFrameBytes?: number;
-  /** How long connect (TCP + `welcome`) and join may take, ms. Default 10 000. */
+  /** How long connect (TCP, or TCP + WebSocket handshake, then `welcome`) and join may take, ms. Default 10 000. */
   timeoutMs?: number;
   /** Cork the socket while a read is handled, so writes it triggers (window refills) leave as one; for senders. */
   cork?: boolean;
@@ -81,7 +87,7 @@ export interface LoadClient extends ProtocolClient {
   readonly heartbeatMs: number;
   /** performance.now() of the last write. */
   readonly lastWriteAt: number;
-  /** Socket reads handled (to compute frames per read). */
+  /** Socket reads handled (to compute frames per read); ws: reads of the WebSocket's socket. */
   readonly reads: number;
   join(room: string, sinceSeq?: number, epoch?: string): Promise<JoinedInfo>;
   /** Sends a client `ping` (keeps the connection alive: any inbound byte counts, PROTOCOL.md §3). */
@@ -89,13 +95,6 @@ export interface LoadClient extends ProtocolClient {
   /** Resolves once the socket of the current connection has closed (at once when there is none). */
   closed(): Promise<void>;
 }
-
-/**
- * One read buffer for every load socket: reads are handled synchronously in
- * the callback, so a single buffer serves all connections (no per-read
- * allocation). Partial frames that must be decoded are copied out.
- */
-export const READ_BUF = Buffer.allocUnsafe(256 * 1024);
 
 /**
  * True when b[at, at + 9) is `{"type":"` — the start of every envelope the
@@ -111,6 +110,22 @@ export function typeFirst(b: Buffer, at: number): boolean {
 /** First byte of the `type` value → kind, for counting clients. */
 export const T_CHAT = 0x63; // c: chat (no other server type starts with c)
 export const T_MEMBER = 0x6d; // m: member_joined, member_left, members
+
+/**
+ * The current connection of a client, as BaseClient sees it: the transport
+ * part of an adapter. One object per connection, so that events of a
+ * connection the client has already replaced are recognised and ignored.
+ */
+export interface Conn {
+  /** Writes one envelope (JSON text), framed for the wire. Called only while `gone` is false. */
+  send(json: string): void;
+  /** Drops the connection at once, with no closing handshake (as a client crash or a network loss would). */
+  destroy(): void;
+  /** True once the connection was destroyed or has closed. */
+  readonly gone: boolean;
+  /** Resolves once the underlying socket has closed (at once when it has). */
+  whenClosed(): Promise<void>;
+}
 
 const enum St {
   Idle,
@@ -136,65 +151,76 @@ export class LoadClientError extends Error {
   }
 }
 
-/** The adapters' common part; subclasses implement framing. */
+/** The adapters' common part; subclasses provide the transport (`open`) and the framing. */
 export abstract class BaseClient implements LoadClient {
   chats = 0;
   reads = 0;
   heartbeatMs = 0;
   lastWriteAt = 0;
-  protected sock: net.Socket | null = null;
+  /** The current connection (the last one opened; null before the first connect). */
+  protected conn: Conn | null = null;
   protected readonly decodeChats: boolean;
   protected readonly maxFrameBytes: number;
   private st: St = St.Idle;
   private expectedClose = false;
   private closeReason = '';
+  /** The `hello` of the connection being opened, sent once its transport is up. */
+  private hello = '';
   private welcomeWaiter: Waiter<void> | null = null;
   private readonly joinWaiters = new Map<string, Waiter<JoinedInfo>>();
   private readonly timeoutMs: number;
-  private readonly cork: boolean;
 
   constructor(protected readonly options: LoadClientOptions) {
     this.decodeChats = options.decodeChats;
     this.maxFrameBytes = options.maxFrameBytes ?? 65536;
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    this.cork = options.cork ?? false;
   }
 
   get connected(): boolean {
     return this.st === St.Open;
   }
 
-  /** Resets the framing state for a new connection. */
-  protected abstract resetFraming(): void;
-  /** Walks READ_BUF[0, n). */
-  protected abstract ingest(n: number): void;
-  /** Encodes one envelope for the wire. */
-  protected abstract encode(json: string): Buffer;
+  /**
+   * Opens a connection to `options.host:port` (resetting any framing state)
+   * and returns it. Later, never synchronously, the adapter calls connOpened
+   * once the transport is up, connError for an error, and connClosed exactly
+   * once when the connection has closed.
+   */
+  protected abstract open(): Conn;
 
   connect(nick: string): Promise<void> {
     if (this.st === St.Connecting || this.st === St.Open) return Promise.reject(new LoadClientError('busy', 'already connected'));
-    this.resetFraming();
     this.st = St.Connecting;
     this.expectedClose = false;
     this.closeReason = '';
     this.heartbeatMs = 0;
-    const sock: net.Socket = net.connect({
-      host: this.options.host,
-      port: this.options.port,
-      noDelay: true,
-      onread: { buffer: READ_BUF, callback: (n: number): boolean => this.onRead(sock, n) },
-    });
-    this.sock = sock;
-    const done = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => this.fail(sock, `no welcome within ${this.timeoutMs} ms`, 'timeout'), this.timeoutMs);
+    this.hello = `{"type":"hello","nick":${JSON.stringify(nick)},"echo":${this.options.echo}}`;
+    const conn = this.open();
+    this.conn = conn;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => this.fail(conn, `no welcome within ${this.timeoutMs} ms`, 'timeout'), this.timeoutMs);
       this.welcomeWaiter = { resolve, reject, timer };
     });
-    sock.once('connect', () => this.writeJson(`{"type":"hello","nick":${JSON.stringify(nick)},"echo":${this.options.echo}}`));
-    sock.on('error', (err) => {
-      if (this.sock === sock && !this.closeReason) this.closeReason = err.message;
-    });
-    sock.once('close', () => this.finish(sock));
-    return done;
+  }
+
+  /** The transport of `conn` is up (TCP connected, WebSocket open): say hello. */
+  protected connOpened(conn: Conn): void {
+    if (conn === this.conn) this.writeJson(this.hello);
+  }
+
+  /** A transport error on `conn`; the close that follows reports it. */
+  protected connError(conn: Conn, message: string): void {
+    if (conn === this.conn && !this.closeReason) this.closeReason = message;
+  }
+
+  /** `conn` has closed. */
+  protected connClosed(conn: Conn): void {
+    this.finish(conn);
+  }
+
+  /** True when `conn` is the current connection and not closed: its reads are handled. */
+  protected isCurrent(conn: Conn): boolean {
+    return conn === this.conn && this.st !== St.Closed;
   }
 
   join(room: string, sinceSeq?: number, epoch?: string): Promise<JoinedInfo> {
@@ -231,46 +257,28 @@ export abstract class BaseClient implements LoadClient {
 
   /** Closes the connection now (destroy: an abrupt drop, as a client crash or network loss would be); onClose runs before it returns. */
   close(): void {
-    const sock = this.sock;
-    if (this.st === St.Closed || this.st === St.Idle || !sock) return;
+    const conn = this.conn;
+    if (this.st === St.Closed || this.st === St.Idle || !conn) return;
     this.expectedClose = true;
-    sock.destroy();
-    this.finish(sock);
+    conn.destroy();
+    this.finish(conn);
   }
 
   /** Resolves once the socket of the current connection has closed (at once when there is none). */
   closed(): Promise<void> {
-    const sock = this.sock;
-    if (!sock || sock.closed) return Promise.resolve();
-    return new Promise((r) => sock.once('close', () => r()));
+    return this.conn ? this.conn.whenClosed() : Promise.resolve();
   }
 
   protected writeJson(json: string): void {
-    const sock = this.sock;
-    if (!sock || sock.destroyed) return;
-    sock.write(this.encode(json));
+    const conn = this.conn;
+    if (!conn || conn.gone) return;
+    conn.send(json);
     this.lastWriteAt = performance.now();
   }
 
-  private onRead(sock: net.Socket, n: number): boolean {
-    if (sock !== this.sock || this.st === St.Closed) return true;
-    this.reads++;
-    if (!this.cork) {
-      this.ingest(n);
-      return true;
-    }
-    sock.cork();
-    try {
-      this.ingest(n);
-    } finally {
-      sock.uncork();
-    }
-    return true;
-  }
-
   /** The server broke the protocol: close this connection with `reason`. */
-  protected fail(sock: net.Socket | null, reason: string, code = 'protocol'): void {
-    if (!sock || sock !== this.sock) return;
+  protected fail(conn: Conn | null, reason: string, code = 'protocol'): void {
+    if (!conn || conn !== this.conn) return;
     if (!this.closeReason) this.closeReason = reason;
     const w = this.welcomeWaiter;
     if (w) {
@@ -278,31 +286,21 @@ export abstract class BaseClient implements LoadClient {
       clearTimeout(w.timer);
       w.reject(new LoadClientError(code, reason));
     }
-    sock.destroy();
+    conn.destroy();
   }
 
   /** True when the connection that is being read is no longer current (a handler closed it). */
   protected get gone(): boolean {
-    return this.st === St.Closed || (this.sock !== null && this.sock.destroyed);
+    return this.st === St.Closed || (this.conn !== null && this.conn.gone);
   }
 
-  /**
-   * Hands bytes to the read path as if they had been read from the socket
-   * (tests and benchmarks drive the framing with it, no socket needed).
-   * @param chunk at most READ_BUF.length bytes
-   */
-  feed(chunk: Buffer): void {
-    chunk.copy(READ_BUF, 0);
-    this.ingest(chunk.length);
-  }
-
-  /** Decodes one body or line and acts on it. */
+  /** Decodes one envelope (frame body, line or WebSocket message) in buf[start, end) and acts on it. */
   protected dispatch(buf: Buffer, start: number, end: number): void {
     let env: Record<string, unknown>;
     try {
       env = JSON.parse(buf.toString('utf8', start, end)) as Record<string, unknown>;
     } catch {
-      return this.fail(this.sock, 'server sent a body that is not JSON');
+      return this.fail(this.conn, 'server sent a body that is not JSON');
     }
     const h = this.options.handlers;
     switch (env.type) {
@@ -364,8 +362,8 @@ export abstract class BaseClient implements LoadClient {
   }
 
   /** The connection ended (socket closed, or close() called): settle waiters, tell the handlers once. */
-  private finish(sock: net.Socket): void {
-    if (sock !== this.sock || this.st === St.Closed) return;
+  private finish(conn: Conn): void {
+    if (conn !== this.conn || this.st === St.Closed) return;
     const wasOpen = this.st === St.Open;
     this.st = St.Closed;
     const reason = this.closeReason || (this.expectedClose ? 'closed by client' : 'closed by server');

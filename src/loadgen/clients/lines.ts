@@ -7,14 +7,15 @@
  * decoded. Lines split across reads are collected; a head split across
  * reads is assembled byte by byte in a scratch buffer.
  */
-import { BaseClient, READ_BUF, T_CHAT, T_MEMBER, typeFirst, type LoadClientOptions } from './base.js';
+import { T_CHAT, T_MEMBER, typeFirst, type LoadClientOptions } from './base.js';
+import { READ_BUF, StreamClient } from './stream.js';
 
 const HEAD = 10;
 const NL = 0x0a;
 const CR = 0x0d;
 
 /** Load client over json-lines. */
-export class LinesClient extends BaseClient {
+export class LinesClient extends StreamClient {
   /** Skipping a counted line up to its `\n`. */
   private skipping = false;
   /** Parts of a line being collected for decoding, and their total size. */
@@ -35,7 +36,7 @@ export class LinesClient extends BaseClient {
     this.headFill = 0;
   }
 
-  protected encode(json: string): Buffer {
+  encode(json: string): Buffer {
     return Buffer.from(`${json}\n`, 'utf8');
   }
 
@@ -67,7 +68,7 @@ export class LinesClient extends BaseClient {
         const nl = b.indexOf(NL, off);
         const stop = nl < 0 ? n : nl;
         this.partsBytes += stop - off;
-        if (this.partsBytes > this.maxFrameBytes + 1) return this.fail(this.sock, `server sent a line over ${this.maxFrameBytes} bytes`);
+        if (this.partsBytes > this.maxFrameBytes + 1) return this.fail(this.conn, `server sent a line over ${this.maxFrameBytes} bytes`);
         if (nl < 0) {
           this.parts.push(Buffer.from(b.subarray(off, n)));
           return;

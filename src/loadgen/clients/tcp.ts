@@ -9,14 +9,15 @@
  * read buffer when it is whole, else from a copy collected across reads.
  * A head split across reads is assembled in a 15-byte scratch buffer.
  */
-import { BaseClient, READ_BUF, T_CHAT, T_MEMBER, typeFirst, type LoadClientOptions } from './base.js';
+import { T_CHAT, T_MEMBER, typeFirst, type LoadClientOptions } from './base.js';
+import { READ_BUF, StreamClient } from './stream.js';
 
 const HEAD = 15;
 /** Smallest frame length of a valid envelope (`{"type":"x"}` + flags = 13); below HEAD - 4 the head check cannot work. */
 const MIN_LENGTH = HEAD - 4;
 
 /** Load client over binary frames. */
-export class TcpClient extends BaseClient {
+export class TcpClient extends StreamClient {
   /** Bytes of a counted frame still to skip. */
   private skip = 0;
   /** A frame head split across reads. */
@@ -39,7 +40,7 @@ export class TcpClient extends BaseClient {
     this.bodyFill = 0;
   }
 
-  protected encode(json: string): Buffer {
+  encode(json: string): Buffer {
     const n = Buffer.byteLength(json);
     const out = Buffer.allocUnsafe(5 + n);
     out.writeUInt32BE(n + 1, 0);
@@ -128,6 +129,6 @@ export class TcpClient extends BaseClient {
   }
 
   private badFrame(len: number, flags: number): void {
-    this.fail(this.sock, `server sent a bad frame (length ${len}, flags ${flags})`);
+    this.fail(this.conn, `server sent a bad frame (length ${len}, flags ${flags})`);
   }
 }
