@@ -169,6 +169,18 @@ describe.each(implementations)('RoomEngine contract: %s', (_name, make) => {
     expect(await e.lastSeq('r')).toBe(DEDUP_MAX_IDS + 2);
   });
 
+  it('an id sent again after it expired keeps its new entry when the window wraps past its old one', async () => {
+    const e = engine({ retain: 10 });
+    await e.append('r', input('x'), T0);
+    const later = T0 + DEDUP_TTL_MS;
+    expect(await e.append('r', input('x'), later)).toMatchObject({ seq: 2, duplicate: false });
+    for (let i = 0; i < DEDUP_MAX_IDS - 2; i++) await e.append('r', input(`f${i}`), later + 1);
+    // The window is full: the next id takes the place of the expired first entry of x, not of its current one.
+    expect(await e.append('r', input('g'), later + 2)).toMatchObject({ duplicate: false });
+    expect(await e.append('r', input('x'), later + 3)).toEqual({ seq: 2, ts: later, duplicate: true });
+    expect(await e.append('r', input('f0'), later + 3)).toMatchObject({ seq: 3, duplicate: true });
+  });
+
   it('reads the oldest or the newest `limit` of a range, with `recovered`', async () => {
     const e = engine({ retain: 100 });
     for (let i = 1; i <= 10; i++) await e.append('r', input(undefined, 'alice', `t${i}`), T0 + i);

@@ -4,7 +4,7 @@
  * first join until it has been empty for `room_idle_ms`.
  */
 import { randomBytes } from 'node:crypto';
-import { CircularBuffer, Queue } from 'mnemonist';
+import { CircularBuffer } from 'mnemonist';
 import type { ChatEnvelope } from './contract.js';
 
 /** A repeated id is recognised for this long, ms (PROTOCOL.md §3). */
@@ -12,11 +12,6 @@ export const DEDUP_TTL_MS = 5 * 60_000;
 /** ...and among the room's this many newest ids (PROTOCOL.md §3). */
 export const DEDUP_MAX_IDS = 10_000;
 
-/** The `ack` a sender got, kept to answer a duplicate with the original. */
-interface DedupEntry {
-  seq: number;
-  ts: number;
-}
 
 /** Result of RoomLog.append. */
 export interface LogAppendResult {
@@ -36,13 +31,20 @@ export class RoomLog {
   seq = 0;
   private readonly history: CircularBuffer<ChatEnvelope>;
   // The window is the room's DEDUP_MAX_IDS newest ids (PROTOCOL.md §3: newest,
-  // not most recently used, so an LRU is the wrong shape): a Map for lookup
-  // and a mnemonist Queue of (key, entry) in insertion order for trimming.
-  // Trimming by `map.keys().next()` instead walks V8's deleted-entry holes
-  // (bench/micro/room-engine.bench.ts measured 7 µs per append). Both grow
-  // with use; fixed-capacity structures would preallocate 10,000 slots per room.
-  private readonly dedup = new Map<string, DedupEntry>();
-  private readonly dedupOrder = new Queue<[string, DedupEntry]>();
+  // not most recently used, so an LRU is the wrong shape): a ring of slots in
+  // three plain arrays (key, seq, ts: small integers and unboxed doubles, no
+  // object per id) that grow with use up to DEDUP_MAX_IDS, and a Map from
+  // key to slot for lookup. A slot is reused once the ring is full; its old
+  // key leaves the Map unless the key has moved to a newer slot since (an id
+  // sent again after its entry expired). Few objects per id matters: the
+  // window is most of what a busy room keeps alive, and the garbage
+  // collector's marking time grows with the live object count.
+  private readonly dedup = new Map<string, number>();
+  private readonly dedupKeys: string[] = [];
+  private readonly dedupSeqs: number[] = [];
+  private readonly dedupTs: number[] = [];
+  /** Slot the next id takes once the ring is full. */
+  private dedupNext = 0;
 
   /**
    * @param room the room's name
@@ -69,23 +71,37 @@ export class RoomLog {
     const key = id === undefined ? null : `${dedupKey}\u0000${id}`;
     if (key !== null) {
       const hit = this.dedup.get(key);
-      if (hit && now - hit.ts < DEDUP_TTL_MS) return { seq: hit.seq, ts: hit.ts, duplicate: true, message: null };
+      if (hit !== undefined && now - this.dedupTs[hit]! < DEDUP_TTL_MS) {
+        return { seq: this.dedupSeqs[hit]!, ts: this.dedupTs[hit]!, duplicate: true, message: null };
+      }
     }
     const seq = ++this.seq;
     const msg: ChatEnvelope = id === undefined
       ? { type: 'chat', room: this.room, seq, from, text, ts: now }
       : { type: 'chat', room: this.room, seq, id, from, text, ts: now };
     this.history.push(msg);
-    if (key !== null) {
-      const entry: DedupEntry = { seq, ts: now };
-      this.dedup.set(key, entry); // an expired entry is replaced; its old queue slot goes stale
-      this.dedupOrder.enqueue([key, entry]);
-      while (this.dedup.size > DEDUP_MAX_IDS) {
-        const [oldKey, oldEntry] = this.dedupOrder.dequeue()!;
-        if (this.dedup.get(oldKey) === oldEntry) this.dedup.delete(oldKey);
-      }
-    }
+    if (key !== null) this.remember(key, seq, now);
     return { seq, ts: now, duplicate: false, message: msg };
+  }
+
+  /** Puts (key → seq, ts) in the dedup window, in the oldest slot once the ring is full. */
+  private remember(key: string, seq: number, now: number): void {
+    let slot: number;
+    if (this.dedupKeys.length < DEDUP_MAX_IDS) {
+      slot = this.dedupKeys.length;
+      this.dedupKeys.push(key);
+      this.dedupSeqs.push(seq);
+      this.dedupTs.push(now);
+    } else {
+      slot = this.dedupNext;
+      this.dedupNext = slot + 1 === DEDUP_MAX_IDS ? 0 : slot + 1;
+      const old = this.dedupKeys[slot]!;
+      if (this.dedup.get(old) === slot) this.dedup.delete(old);
+      this.dedupKeys[slot] = key;
+      this.dedupSeqs[slot] = seq;
+      this.dedupTs[slot] = now;
+    }
+    this.dedup.set(key, slot); // an expired entry of the same key is replaced; its old slot goes stale
   }
 
   /**
