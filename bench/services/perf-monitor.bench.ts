@@ -38,7 +38,7 @@ import { machineBusy, waitQuiet } from '../../src/loadgen/pin.js';
 import type { GaugeSource } from '../../src/services/perf-monitor/contract.js';
 import { WindowedMonitor } from '../../src/services/perf-monitor/baseline.js';
 import { BatchedMonitor } from '../../src/services/perf-monitor/batched.js';
-import type { Row } from '../lib/row.js';
+import { printRows, type Row } from '../lib/row.js';
 import { median, rng } from '../lib/stats.js';
 
 export type { Row };
@@ -286,16 +286,6 @@ function parseArgs(argv: string[]): Partial<PerfMonitorBenchOptions> & { waitQui
     else throw new Error(`unknown flag ${a}: --only envelope,error,snapshot,metrics | --time ms | --rounds N | --wait-quiet s | --quick`);
   }
   return o;
-}
-
-function printRows(rows: Row[]): void {
-  const fmt = (r: Row) =>
-    r.unit === 'ops/s' ? Math.round(r.value).toLocaleString('en-US') : r.value.toFixed(r.value >= 100 ? 0 : r.value >= 10 ? 1 : 2);
-  const w = Math.max(...rows.map((r) => r.case.length));
-  for (const r of rows) {
-    const rme = r.rme === undefined ? '' : `±${r.rme.toFixed(2)}%`;
-    console.log(`${r.case.padEnd(w)}  ${r.metric.padEnd(14)} ${fmt(r).padStart(14)} ${r.unit.padEnd(6)} ${rme.padStart(8)}  ${r.note ?? ''}`);
-  }
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {

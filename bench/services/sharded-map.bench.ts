@@ -43,7 +43,7 @@ import hdr from 'hdr-histogram-js';
 import { Bench } from 'tinybench';
 import { forEachSlice, type KeyedStore } from '../../src/services/sharded-map/index.js';
 import { ShardedMap, hashKey } from '../../src/services/sharded-map/sharded.js';
-import type { Row } from '../lib/row.js';
+import { printRows, type Row } from '../lib/row.js';
 import { median, rng } from '../lib/stats.js';
 
 export type { Row };
@@ -569,22 +569,12 @@ function parseArgs(argv: string[]): Partial<ShardedMapBenchOptions> {
   return o;
 }
 
-function printRows(rows: Row[]): void {
-  const fmt = (r: Row) =>
-    r.unit === 'ops/s' ? Math.round(r.value).toLocaleString('en-US') : r.value.toFixed(r.value >= 100 ? 0 : r.value >= 10 ? 1 : 2);
-  const w = Math.max(...rows.map((r) => r.case.length));
-  for (const r of rows) {
-    const rme = r.rme === undefined ? '' : `±${r.rme.toFixed(2)}%`;
-    console.log(`${r.case.padEnd(w)}  ${r.metric.padEnd(28)} ${fmt(r).padStart(14)} ${r.unit.padEnd(6)} ${rme.padStart(8)}  ${r.note ?? ''}`);
-  }
-}
-
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   const args = process.argv.slice(2);
   if (args[0] === '--insert-child') {
     const run = await insertChild(args[1]!, args[2] as KeyKind, Number(args[3]));
     process.stdout.write(`${JSON.stringify(run)}\n`);
   } else {
-    printRows(await runShardedMapBench(parseArgs(args)));
+    printRows(await runShardedMapBench(parseArgs(args)), 28);
   }
 }
