@@ -80,7 +80,6 @@ export class ChatServer {
   readonly overload: OverloadDetector;
   private isDraining = false;
   private closed: Promise<void> | null = null;
-  private readonly sockets = new Set<ServerSocket>();
   /** Connections the pool refused (answered `server_busy` or, while draining, HTTP only): swept on every tick. */
   private readonly unpooled = new Set<Connection>();
   private readonly alloc: (size: number) => Buffer;
@@ -183,7 +182,6 @@ export class ChatServer {
     const socket = raw as ServerSocket;
     const conn = new Connection(this.nextId++, socket, this.config.rate_burst, this);
     socket[kConnection] = conn;
-    this.sockets.add(socket);
     socket.on('data', socketOnData);
     socket.on('close', socketOnClose);
     socket.on('error', socketOnError);
@@ -802,7 +800,6 @@ export class ChatServer {
 
   /** 'close' of a socket: leave rooms, tell plugins, free the slot. */
   onClose(conn: Connection): void {
-    this.sockets.delete(conn.socket);
     conn.closing = true;
     if (conn.rateWaitTimer !== null) clearTimeout(conn.rateWaitTimer);
     if (conn.announced) {
@@ -894,25 +891,32 @@ export class ChatServer {
     return this.closed;
   }
 
+  /**
+   * Every connection whose socket has not closed yet: the pool's and the
+   * refused ones (a snapshot, so the caller may close them while iterating).
+   */
+  private openConnections(): Connection[] {
+    return [...this.services.pool.values(), ...this.unpooled];
+  }
+
   private async doClose(): Promise<void> {
     this.isDraining = true;
-    this.logger.info({ connections: this.sockets.size }, 'draining');
+    this.logger.info({ connections: this.services.pool.size + this.unpooled.size }, 'draining');
     const jitter = this.config.shutdown_jitter_ms;
-    for (const socket of this.sockets) {
-      const conn = socket[kConnection]!;
+    for (const conn of this.openConnections()) {
       if (conn.closing || conn.mode === 'http' || !conn.detected) continue;
       this.send(conn, { type: 'shutdown', reconnect_ms: Math.floor(Math.random() * (jitter + 1)) });
-      this.services.writer.flush(socket);
+      this.services.writer.flush(conn.socket);
       conn.parser?.stop();
       conn.splitter?.stop();
       conn.closing = true;
-      socket.end();
+      conn.socket.end();
     }
     const deadline = Date.now() + this.config.shutdown_timeout_ms;
-    const chatOpen = () => [...this.sockets].some((sk) => sk[kConnection]!.detected && sk[kConnection]!.mode !== 'http');
+    const chatOpen = () => this.openConnections().some((c) => c.detected && c.mode !== 'http');
     while (chatOpen() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const listenerClosed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
-    for (const socket of this.sockets) socket.destroy();
+    for (const conn of this.openConnections()) conn.socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.overloadTimer) clearInterval(this.overloadTimer);
     await this.pipeline.close();
