@@ -41,8 +41,29 @@ export class FrameParser {
    */
   constructor(
     private readonly maxFrameBytes: number,
-    private readonly sink: FrameSink,
+    private sink: FrameSink,
   ) {}
+
+  /** True after stop() or a fatal error: later chunks are ignored. */
+  get stopped(): boolean {
+    return this.state === S_STOPPED;
+  }
+
+  /**
+   * Makes the parser new again for `sink` (same max_frame_bytes), so an idle
+   * one can serve another connection: the server keeps a parser on a
+   * connection only while a frame spans reads (memory per idle connection).
+   * @returns this parser
+   */
+  reset(sink: FrameSink): this {
+    this.sink = sink;
+    this.state = S_PREFIX;
+    this.prefix = 0;
+    this.prefixFill = 0;
+    this.frame = null;
+    this.frameFill = 0;
+    return this;
+  }
 
   /** Bytes of an unfinished frame held between chunks (bounded by max_frame_bytes + 5). */
   get buffered(): number {

@@ -11,7 +11,7 @@ import { Connection, kConnection, type ServerSocket } from './connection.js';
 import { decodeEnvelope, encodeFrame, encodeLine, frameOf, GUEST_RE, NICK_RE, type Envelope } from './envelope.js';
 import { isProtocolError, ProtocolError, WIRE_ERRORS, type WireErrorCode } from './errors.js';
 import { FeatureGate } from './feature-gate.js';
-import { FrameParser } from './frame-parser.js';
+import { FrameParser, type FrameSink } from './frame-parser.js';
 import * as http from './http.js';
 import { LineSplitter } from './line-splitter.js';
 import { detectMode, MAX_DETECT_BYTES, type Mode } from './mode-detect.js';
@@ -63,6 +63,11 @@ function refOf(env: Envelope): string {
   return typeof env.id === 'string' ? env.id : env.type;
 }
 
+/** Most idle frame parsers kept for reuse (about 80 B each). */
+const IDLE_PARSERS_MAX = 1024;
+/** The sink of a parser in the idle pool: it holds no connection. */
+const NO_SINK: FrameSink = { onFrame() {}, onFrameError() {} };
+
 /** The server. Create with createServer() from the package root. */
 export class ChatServer {
   readonly config: Config;
@@ -82,6 +87,8 @@ export class ChatServer {
   private closed: Promise<void> | null = null;
   /** Connections the pool refused (answered `server_busy` or, while draining, HTTP only): swept on every tick. */
   private readonly unpooled = new Set<Connection>();
+  /** Frame parsers between connections' frames, reused (see onData). */
+  private readonly idleParsers: FrameParser[] = [];
   private readonly alloc: (size: number) => Buffer;
   private readonly shape: { maxDepth: number; maxKeys: number };
 
@@ -211,11 +218,21 @@ export class ChatServer {
       chunk = buf;
     }
     switch (conn.mode) {
-      case 'binary':
-        conn.parser!.push(chunk);
-        if (!conn.parser!.midFrame) conn.midFrameSinceMs = 0;
-        else if (conn.midFrameSinceMs === 0) this.frameStarted(conn);
+      case 'binary': {
+        // A connection holds a parser only while a frame spans reads (or after it stopped); between frames the parser goes back to the server's pool.
+        const p = (conn.parser ??= this.idleParsers.pop()?.reset(conn) ?? new FrameParser(this.config.max_frame_bytes, conn));
+        p.push(chunk);
+        if (p.midFrame) {
+          if (conn.midFrameSinceMs === 0) this.frameStarted(conn);
+        } else {
+          conn.midFrameSinceMs = 0;
+          if (!p.stopped && conn.parser === p) {
+            conn.parser = null;
+            if (this.idleParsers.length < IDLE_PARSERS_MAX) this.idleParsers.push(p.reset(NO_SINK));
+          }
+        }
         break;
+      }
       case 'http':
         this.onHttpData(conn, chunk);
         break;
@@ -240,9 +257,7 @@ export class ChatServer {
     conn.mode = mode;
     conn.detected = true;
     const max = this.config.max_frame_bytes;
-    if (mode === 'binary') {
-      conn.parser = new FrameParser(max, conn);
-    } else if (mode === 'json' || mode === 'text') {
+    if (mode === 'json' || mode === 'text') {
       conn.splitter = new LineSplitter(max, this.services.scanner, conn);
     }
     if (conn.refused) {
@@ -317,7 +332,8 @@ export class ChatServer {
    */
   private frameFatal(conn: Connection, err: ProtocolError): void {
     if (!conn.busy) return this.fatal(conn, err);
-    conn.parser!.stop();
+    // Called from within the parser's push, so the connection holds its parser; a stopped one stays with it.
+    (conn.parser ??= new FrameParser(this.config.max_frame_bytes, conn)).stop();
     this.inflating(conn, Promise.reject(err), performance.now());
   }
 

@@ -85,6 +85,27 @@ describe('FrameParser', () => {
     expect(p.midFrame).toBe(false);
   });
 
+  it('reset(sink) forgets a partial frame and a stop, and sends later frames to the new sink only', () => {
+    const first = recorder();
+    const p = new FrameParser(MAX, first.sink);
+    p.push(own(STREAM.subarray(0, 7))); // mid-frame
+    expect(p.midFrame).toBe(true);
+    const second = recorder();
+    expect(p.reset(second.sink)).toBe(p);
+    expect([p.midFrame, p.buffered, p.stopped]).toEqual([false, 0, false]);
+    p.push(STREAM);
+    expectAllFrames(second.frames);
+    p.stop();
+    expect(p.stopped).toBe(true);
+    p.push(STREAM);
+    expect(second.frames).toHaveLength(BODIES.length);
+    const third = recorder();
+    p.reset(third.sink).push(STREAM);
+    expectAllFrames(third.frames);
+    expect(first.errors).toEqual([]); // nothing after the reset reached the first sink
+    expect(first.frames).toHaveLength(1); // only the whole frame in its 7 bytes
+  });
+
   it('yields exactly the same frames when split in two at every split point', () => {
     for (let cut = 0; cut <= STREAM.length; cut++) {
       const r = recorder();
