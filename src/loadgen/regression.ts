@@ -127,8 +127,6 @@ export interface Measurement {
 
 /** Units of a micro row that is a time per operation (lower is better). */
 const COST_UNITS = new Set(['ns', 'µs']);
-/** Benches whose cases carry several per-second metrics (compression: compress and decompress per case). */
-const MULTI_METRIC_BENCHES = new Set(['compression-codec']);
 
 /**
  * The numbers of one repetition: for every load case, throughput =
@@ -146,13 +144,21 @@ export function measurements(rep: Pick<Repetition, 'cases' | 'micro'>): Measurem
       { id: `${name}.latency_p99_ms`, case: name, name: 'latency p99', kind: 'latency', unit: 'ms', value: r.latency_ms.p99 },
     );
   }
+  const kindOf = (row: MicroRow): Measurement['kind'] | null =>
+    row.unit.endsWith('/s') ? 'throughput' : COST_UNITS.has(row.unit) ? 'latency' : null;
+  // A case with several per-second rows (compression: compress and decompress) is told apart by its metric.
+  const perSecondRows = new Map<string, number>();
+  for (const row of rep.micro ?? []) {
+    if (kindOf(row) === 'throughput') perSecondRows.set(`${row.bench}/${row.case}`, (perSecondRows.get(`${row.bench}/${row.case}`) ?? 0) + 1);
+  }
   for (const row of rep.micro ?? []) {
     // Per-second units are throughput; time per operation (the services' cost rows) counts as latency.
-    const kind: Measurement['kind'] | null = row.unit.endsWith('/s') ? 'throughput' : COST_UNITS.has(row.unit) ? 'latency' : null;
+    const kind = kindOf(row);
     if (kind === null) continue;
-    // The id keeps the whole case (and the metric, where a case has several); the table name drops its parenthesized detail.
-    const id = kind === 'throughput' && !MULTI_METRIC_BENCHES.has(row.bench) ? `micro.${row.bench}/${row.case}` : `micro.${row.bench}/${row.case}/${row.metric}`;
-    const name = `${row.bench} ${row.case.replace(/\s*\(.*\)\s*$/, '')}${MULTI_METRIC_BENCHES.has(row.bench) || kind === 'latency' ? ` ${row.metric}` : ''}`;
+    // The id keeps the whole case, and the metric where it is needed to tell rows apart (always for a cost row); the table name drops the case's parenthesized detail.
+    const withMetric = kind === 'latency' || perSecondRows.get(`${row.bench}/${row.case}`)! > 1;
+    const id = `micro.${row.bench}/${row.case}${withMetric ? `/${row.metric}` : ''}`;
+    const name = `${row.bench} ${row.case.replace(/\s*\(.*\)\s*$/, '')}${withMetric ? ` ${row.metric}` : ''}`;
     out.push({ id, case: 'micro', name, kind, unit: row.unit === '/s' ? row.metric : row.unit, value: row.value });
   }
   return out;
