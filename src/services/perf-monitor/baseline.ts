@@ -1,7 +1,7 @@
 import hdr from 'hdr-histogram-js';
 import * as prom from 'prom-client';
 import type { GaugeSource, PerformanceMonitor, StatsSnapshot } from './contract.js';
-import { bucketOf, HIST, LATENCY_BUCKETS_S, newWindow, SERIES, windowSnapshot, type Bucket } from './window.js';
+import { bucketOf, HIST, LATENCY_BUCKETS_S, newTotals, newWindow, SERIES, windowSnapshot, type Bucket, type Totals } from './window.js';
 
 /**
  * Baseline monitor: a ring of ten 1-second buckets, each with an HDR
@@ -12,12 +12,8 @@ export class WindowedMonitor implements PerformanceMonitor {
   /** Scratch for snapshot(): the window's latencies, merged. */
   private readonly merged = hdr.build(HIST);
   private readonly startedMs = Date.now();
-  private messagesTotal = 0;
-  private deliveriesTotal = 0;
-  private errorsTotal = 0;
-  private pluginErrorsTotal = 0;
-  private droppedTotal = 0;
-  private slowConsumersTotal = 0;
+  /** Counts since start that `/stats` reports as they are. */
+  private readonly totals: Totals = newTotals();
   private readonly registry = new prom.Registry();
   private readonly promMessages: prom.Counter;
   private readonly promDeliveries: prom.Counter;
@@ -56,18 +52,18 @@ export class WindowedMonitor implements PerformanceMonitor {
   }
   recordMessage(): void {
     this.bucket().messages++;
-    this.messagesTotal++;
+    this.totals.messages++;
     this.promMessages.inc();
   }
   recordDeliveries(n: number): void {
     if (n <= 0) return;
     this.bucket().deliveries += n;
-    this.deliveriesTotal += n;
+    this.totals.deliveries += n;
     this.promDeliveries.inc(n);
   }
   recordError(code: string): void {
     this.bucket().errors++;
-    this.errorsTotal++;
+    this.totals.errors++;
     this.promErrors.inc({ code });
   }
   recordLatency(ms: number): void {
@@ -75,29 +71,21 @@ export class WindowedMonitor implements PerformanceMonitor {
     this.promLatency.observe(ms / 1000);
   }
   recordPluginError(plugin: string): void {
-    this.pluginErrorsTotal++;
+    this.totals.pluginErrors++;
     this.promPluginErrors.inc({ plugin });
   }
 
   recordDropped(n: number): void {
-    this.droppedTotal += n;
+    this.totals.dropped += n;
     this.promDropped.inc(n);
   }
   recordSlowConsumer(): void {
-    this.slowConsumersTotal++;
+    this.totals.slowConsumers++;
     this.promSlow.inc();
   }
 
   snapshot(): StatsSnapshot {
-    const totals = {
-      messages: this.messagesTotal,
-      deliveries: this.deliveriesTotal,
-      errors: this.errorsTotal,
-      pluginErrors: this.pluginErrorsTotal,
-      dropped: this.droppedTotal,
-      slowConsumers: this.slowConsumersTotal,
-    };
-    return windowSnapshot(this.buckets, this.merged, Date.now(), this.startedMs, totals, this.gauges);
+    return windowSnapshot(this.buckets, this.merged, Date.now(), this.startedMs, this.totals, this.gauges);
   }
 
   metrics(): Promise<string> {

@@ -1,7 +1,7 @@
 import hdr from 'hdr-histogram-js';
 import * as prom from 'prom-client';
 import type { GaugeSource, PerformanceMonitor, StatsSnapshot } from './contract.js';
-import { bucketOf, HIST, LATENCY_BUCKETS_S, newWindow, SERIES, windowSnapshot, type Bucket } from './window.js';
+import { bucketOf, HIST, LATENCY_BUCKETS_S, newTotals, newWindow, SERIES, windowSnapshot, type Bucket, type Totals } from './window.js';
 
 /** A `/metrics` series: name and help text (window.ts SERIES). */
 type Series = { readonly name: string; readonly help: string };
@@ -179,12 +179,8 @@ export class BatchedMonitor implements PerformanceMonitor {
   /** ms since the epoch. */
   private readonly startedMs = Date.now();
   private inboundTotal = 0;
-  private messagesTotal = 0;
-  private deliveriesTotal = 0;
-  private errorsTotal = 0;
-  private pluginErrorsTotal = 0;
-  private droppedTotal = 0;
-  private slowConsumersTotal = 0;
+  /** Counts since start that `/stats` reports as they are. */
+  private readonly totals: Totals = newTotals();
   /** `error` envelopes sent since start, by wire code. */
   private readonly errorCounts = new Map<string, Tally>();
   /** Plugin exceptions since start, by plugin name. */
@@ -203,13 +199,13 @@ export class BatchedMonitor implements PerformanceMonitor {
     const registers = [this.registry];
     // Same registration order as the baseline, so the exposition lists the metrics in the same order.
     prom.collectDefaultMetrics({ register: this.registry, prefix: 'tcpserver_' });
-    scrapedCounter(registers, SERIES.messages, () => this.messagesTotal);
-    scrapedCounter(registers, SERIES.deliveries, () => this.deliveriesTotal);
+    scrapedCounter(registers, SERIES.messages, () => this.totals.messages);
+    scrapedCounter(registers, SERIES.deliveries, () => this.totals.deliveries);
     scrapedCounter(registers, SERIES.inbound, () => this.inboundTotal);
     scrapedLabelledCounter(registers, SERIES.errors, 'code', this.errorCounts);
     scrapedLabelledCounter(registers, SERIES.pluginErrors, 'plugin', this.pluginErrorCounts);
-    scrapedCounter(registers, SERIES.dropped, () => this.droppedTotal);
-    scrapedCounter(registers, SERIES.slowConsumers, () => this.slowConsumersTotal);
+    scrapedCounter(registers, SERIES.dropped, () => this.totals.dropped);
+    scrapedCounter(registers, SERIES.slowConsumers, () => this.totals.slowConsumers);
     const latency = new LatencyCollector(this.latencyCounts, () => this.latencySumS, () => this.latencyCount);
     this.registry.registerMetric(latency as unknown as prom.Metric);
     new prom.Gauge({ ...SERIES.connections, registers, collect() { this.set(gauges.connections()); } });
@@ -259,18 +255,18 @@ export class BatchedMonitor implements PerformanceMonitor {
   }
   recordMessage(): void {
     this.cur.messages++;
-    this.messagesTotal++;
+    this.totals.messages++;
   }
   /** @param n chat frames written; ignored unless > 0 */
   recordDeliveries(n: number): void {
     if (!(n > 0)) return;
     this.cur.deliveries += n;
-    this.deliveriesTotal += n;
+    this.totals.deliveries += n;
   }
   /** @param code wire code (PROTOCOL.md §3 Errors); one Map lookup */
   recordError(code: string): void {
     this.cur.errors++;
-    this.errorsTotal++;
+    this.totals.errors++;
     tally(this.errorCounts, code);
   }
   /**
@@ -294,16 +290,16 @@ export class BatchedMonitor implements PerformanceMonitor {
   }
   /** @param plugin the plugin's registered name */
   recordPluginError(plugin: string): void {
-    this.pluginErrorsTotal++;
+    this.totals.pluginErrors++;
     tally(this.pluginErrorCounts, plugin);
   }
   /** @param n chat frames dropped; ignored unless > 0 */
   recordDropped(n: number): void {
     if (!(n > 0)) return;
-    this.droppedTotal += n;
+    this.totals.dropped += n;
   }
   recordSlowConsumer(): void {
-    this.slowConsumersTotal++;
+    this.totals.slowConsumers++;
   }
 
   /**
@@ -314,15 +310,7 @@ export class BatchedMonitor implements PerformanceMonitor {
     const nowMs = Date.now();
     this.rotate(nowMs);
     this.flushLatencies();
-    const totals = {
-      messages: this.messagesTotal,
-      deliveries: this.deliveriesTotal,
-      errors: this.errorsTotal,
-      pluginErrors: this.pluginErrorsTotal,
-      dropped: this.droppedTotal,
-      slowConsumers: this.slowConsumersTotal,
-    };
-    return windowSnapshot(this.buckets, this.merged, nowMs, this.startedMs, totals, this.gauges);
+    return windowSnapshot(this.buckets, this.merged, nowMs, this.startedMs, this.totals, this.gauges);
   }
 
   /** Prometheus text exposition for `/metrics`; the counters are brought up to date first (their `collect()`). */

@@ -53,6 +53,9 @@ export interface Totals {
   slowConsumers: number;
 }
 
+/** All-zero totals. */
+export const newTotals = (): Totals => ({ messages: 0, deliveries: 0, errors: 0, pluginErrors: 0, dropped: 0, slowConsumers: 0 });
+
 /**
  * The `/stats` document at `nowMs`: sums of the buckets whose second is one
  * of the last WINDOW_S (so stale buckets never count), rates over the
