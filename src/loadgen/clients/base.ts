@@ -294,6 +294,16 @@ export abstract class BaseClient implements LoadClient {
     return this.st === St.Closed || (this.conn !== null && this.conn.gone);
   }
 
+  /**
+   * True when the envelope whose JSON starts at b[at] is counted, not
+   * decoded: it starts `{"type":"c` (a chat, on a counting client) or
+   * `{"type":"m` (presence). The caller needs at least 10 bytes from `at`.
+   */
+  protected counted(b: Buffer, at: number): boolean {
+    const t = b[at + 9];
+    return ((t === T_CHAT && !this.decodeChats) || t === T_MEMBER) && typeFirst(b, at);
+  }
+
   /** Decodes one envelope (frame body, line or WebSocket message) in buf[start, end) and acts on it. */
   protected dispatch(buf: Buffer, start: number, end: number): void {
     let env: Record<string, unknown>;

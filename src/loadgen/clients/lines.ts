@@ -7,7 +7,7 @@
  * decoded. Lines split across reads are collected; a head split across
  * reads is assembled byte by byte in a scratch buffer.
  */
-import { T_CHAT, T_MEMBER, typeFirst, type LoadClientOptions } from './base.js';
+import { T_CHAT, type LoadClientOptions } from './base.js';
 import { READ_BUF, StreamClient } from './stream.js';
 
 const HEAD = 10;
@@ -38,11 +38,6 @@ export class LinesClient extends StreamClient {
 
   encode(json: string): Buffer {
     return Buffer.from(`${json}\n`, 'utf8');
-  }
-
-  private counted(b: Buffer, at: number): boolean {
-    const t = b[at + 9];
-    return ((t === T_CHAT && !this.decodeChats) || t === T_MEMBER) && typeFirst(b, at);
   }
 
   /** Decodes b[start, end) (a line without its `\n`), ignoring a `\r` and blank lines. */

@@ -9,7 +9,7 @@
  * read buffer when it is whole, else from a copy collected across reads.
  * A head split across reads is assembled in a 15-byte scratch buffer.
  */
-import { T_CHAT, T_MEMBER, typeFirst, type LoadClientOptions } from './base.js';
+import { T_CHAT, type LoadClientOptions } from './base.js';
 import { READ_BUF, StreamClient } from './stream.js';
 
 const HEAD = 15;
@@ -49,11 +49,6 @@ export class TcpClient extends StreamClient {
     return out;
   }
 
-  /** True when the frame whose head starts at b[at] is counted, not decoded: its body starts `{"type":"c` (chat, counting clients) or `{"type":"m` (presence). */
-  private counted(b: Buffer, at: number): boolean {
-    const t = b[at + 14];
-    return ((t === T_CHAT && !this.decodeChats) || t === T_MEMBER) && typeFirst(b, at + 5);
-  }
 
   protected ingest(n: number): void {
     const buf = READ_BUF;
@@ -83,7 +78,7 @@ export class TcpClient extends StreamClient {
         const len = buf.readUInt32BE(off);
         if (len < MIN_LENGTH || len > this.maxLength || buf[off + 4] !== 0) return this.badFrame(len, buf[off + 4]!);
         const frameEnd = off + 4 + len;
-        if (this.counted(buf, off)) {
+        if (this.counted(buf, off + 5)) {
           if (buf[off + 14] === T_CHAT) this.chats++;
           if (frameEnd <= n) off = frameEnd;
           else {
@@ -113,7 +108,7 @@ export class TcpClient extends StreamClient {
       const h = this.head;
       const len = h.readUInt32BE(0);
       if (len < MIN_LENGTH || len > this.maxLength || h[4] !== 0) return this.badFrame(len, h[4]!);
-      if (this.counted(h, 0)) {
+      if (this.counted(h, 5)) {
         if (h[14] === T_CHAT) this.chats++;
         this.skip = 4 + len - HEAD;
       } else {

@@ -31,7 +31,7 @@ import type { IncomingMessage } from 'node:http';
 import { createRequire } from 'node:module';
 import type net from 'node:net';
 import type WebSocket from 'ws';
-import { BaseClient, T_CHAT, T_MEMBER, typeFirst, type Conn, type LoadClientOptions } from './base.js';
+import { BaseClient, T_CHAT, type Conn, type LoadClientOptions } from './base.js';
 
 /** WebSocket.readyState values. */
 const OPEN = 1;
@@ -122,9 +122,8 @@ export class WsClient extends BaseClient {
       if (data.length === 0 || data[0] !== 0) return this.fail(this.conn, `server sent a binary message with flags ${data[0]} (no codec was agreed)`);
       at = 1;
     }
-    const t = data[at + 9];
-    if (((t === T_CHAT && !this.decodeChats) || t === T_MEMBER) && typeFirst(data, at)) {
-      if (t === T_CHAT) this.chats++;
+    if (this.counted(data, at)) {
+      if (data[at + 9] === T_CHAT) this.chats++;
       return;
     }
     this.dispatch(data, at, data.length);
