@@ -245,6 +245,10 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
   get backlog(): Pending[] {
     return (this.#more().backlog ??= []);
   }
+  /** Envelopes waiting in the backlog; reading it makes nothing. */
+  get backlogSize(): number {
+    return this.#rare?.backlog?.length ?? 0;
+  }
 
   // Fields kept in Rare: null / 0 while there is no Rare; storing null / 0 does not make one.
   #more(): Rare {

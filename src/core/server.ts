@@ -345,7 +345,7 @@ export class ChatServer {
     if (conn.busy) {
       body.catch(() => {}); // handled when its turn comes
       conn.backlog.push({ envelope: null, body, t0 });
-      if (conn.backlog.length >= BACKLOG_PAUSE) conn.socket.pause();
+      if (conn.backlogSize >= BACKLOG_PAUSE) conn.socket.pause();
       return;
     }
     conn.busy = true;
@@ -399,7 +399,7 @@ export class ChatServer {
     conn.socket.pause();
     conn.rateWaitTimer = setTimeout(() => {
       conn.rateWaitTimer = null;
-      if (!conn.closing && conn.backlog.length < BACKLOG_PAUSE) conn.socket.resume();
+      if (!conn.closing && conn.backlogSize < BACKLOG_PAUSE) conn.socket.resume();
     }, waitMs);
     conn.rateWaitTimer.unref();
   }
@@ -456,7 +456,7 @@ export class ChatServer {
   private dispatch(conn: Connection, env: Envelope, t0: number): void {
     if (conn.busy) {
       conn.backlog.push({ envelope: env, body: null, t0 });
-      if (conn.backlog.length >= BACKLOG_PAUSE) conn.socket.pause();
+      if (conn.backlogSize >= BACKLOG_PAUSE) conn.socket.pause();
       return;
     }
     let result: void | Promise<void>;
@@ -482,12 +482,12 @@ export class ChatServer {
   }
 
   private drainBacklog(conn: Connection): void {
-    while (!conn.busy && conn.backlog.length > 0 && !conn.closing) {
+    while (!conn.busy && conn.backlogSize > 0 && !conn.closing) {
       const next = conn.backlog.shift()!;
       if (next.body !== null) this.inflating(conn, next.body, next.t0);
       else this.dispatch(conn, next.envelope!, next.t0);
     }
-    if (conn.backlog.length < BACKLOG_PAUSE && conn.rateWaitTimer === null && conn.socket.isPaused()) conn.socket.resume();
+    if (conn.backlogSize < BACKLOG_PAUSE && conn.rateWaitTimer === null && conn.socket.isPaused()) conn.socket.resume();
   }
 
   /** The core's own types (PROTOCOL.md §3): hello, ping, pong; everything else is unknown_type. */

@@ -99,7 +99,9 @@ describe('Connection rare fields (one object made on first use)', () => {
 
   it('backlog is one array, kept across reads', () => {
     const c = conn();
+    expect(c.backlogSize).toBe(0);
     c.backlog.push({ envelope: null, body: null, t0: 1 });
+    expect(c.backlogSize).toBe(1);
     expect(c.backlog).toHaveLength(1);
     expect(c.backlog).toBe(c.backlog);
   });
