@@ -153,3 +153,36 @@ export class FrameParser {
     this.sink.onFrameError(err);
   }
 }
+
+/** The sink of a parser waiting in a pool: it holds no connection. */
+const NO_SINK: FrameSink = { onFrame() {}, onFrameError() {} };
+
+/**
+ * Parsers between frames, for reuse: a connection needs its own parser only
+ * while a frame spans reads (or after a stop), so between frames it gives
+ * the parser back and takes one again with the next chunk (memory per idle
+ * connection, bench/services/connection-pool.bench.ts). Bounded: past `max`
+ * idle parsers, given-back ones are left to the garbage collector.
+ */
+export class FrameParserPool {
+  private readonly idle: FrameParser[] = [];
+
+  /**
+   * @param maxFrameBytes max_frame_bytes of every parser made here (PROTOCOL.md §2)
+   * @param max idle parsers kept (about 80 B each)
+   */
+  constructor(
+    private readonly maxFrameBytes: number,
+    private readonly max = 1024,
+  ) {}
+
+  /** A parser in its initial state, reporting to `sink`. */
+  take(sink: FrameSink): FrameParser {
+    return this.idle.pop()?.reset(sink) ?? new FrameParser(this.maxFrameBytes, sink);
+  }
+
+  /** Gives back a parser its owner no longer uses (it is reset here; the caller must drop it). */
+  give(p: FrameParser): void {
+    if (this.idle.length < this.max) this.idle.push(p.reset(NO_SINK));
+  }
+}

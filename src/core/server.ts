@@ -11,7 +11,7 @@ import { Connection, kConnection, type ServerSocket } from './connection.js';
 import { decodeEnvelope, encodeFrame, encodeLine, frameOf, GUEST_RE, NICK_RE, type Envelope } from './envelope.js';
 import { isProtocolError, ProtocolError, WIRE_ERRORS, type WireErrorCode } from './errors.js';
 import { FeatureGate } from './feature-gate.js';
-import { FrameParser, type FrameSink } from './frame-parser.js';
+import { FrameParserPool } from './frame-parser.js';
 import * as http from './http.js';
 import { LineSplitter } from './line-splitter.js';
 import { detectMode, MAX_DETECT_BYTES, type Mode } from './mode-detect.js';
@@ -63,11 +63,6 @@ function refOf(env: Envelope): string {
   return typeof env.id === 'string' ? env.id : env.type;
 }
 
-/** Most idle frame parsers kept for reuse (about 80 B each). */
-const IDLE_PARSERS_MAX = 1024;
-/** The sink of a parser in the idle pool: it holds no connection. */
-const NO_SINK: FrameSink = { onFrame() {}, onFrameError() {} };
-
 /** The server. Create with createServer() from the package root. */
 export class ChatServer {
   readonly config: Config;
@@ -88,7 +83,7 @@ export class ChatServer {
   /** Connections the pool refused (answered `server_busy` or, while draining, HTTP only): swept on every tick. */
   private readonly unpooled = new Set<Connection>();
   /** Frame parsers between connections' frames, reused (see onData). */
-  private readonly idleParsers: FrameParser[] = [];
+  private readonly parsers: FrameParserPool;
   private readonly alloc: (size: number) => Buffer;
   private readonly shape: { maxDepth: number; maxKeys: number };
 
@@ -99,6 +94,7 @@ export class ChatServer {
    */
   constructor(config: Config, options: ServerOptions) {
     this.config = config;
+    this.parsers = new FrameParserPool(config.max_frame_bytes);
     this.logger = options.logger;
     this.services = createServices<Connection>(config, {
       connections: () => this.services.pool.size,
@@ -220,7 +216,7 @@ export class ChatServer {
     switch (conn.mode) {
       case 'binary': {
         // A connection holds a parser only while a frame spans reads (or after it stopped); between frames the parser goes back to the server's pool.
-        const p = (conn.parser ??= this.idleParsers.pop()?.reset(conn) ?? new FrameParser(this.config.max_frame_bytes, conn));
+        const p = (conn.parser ??= this.parsers.take(conn));
         p.push(chunk);
         if (p.midFrame) {
           if (conn.midFrameSinceMs === 0) this.frameStarted(conn);
@@ -228,7 +224,7 @@ export class ChatServer {
           conn.midFrameSinceMs = 0;
           if (!p.stopped && conn.parser === p) {
             conn.parser = null;
-            if (this.idleParsers.length < IDLE_PARSERS_MAX) this.idleParsers.push(p.reset(NO_SINK));
+            this.parsers.give(p);
           }
         }
         break;
@@ -333,7 +329,7 @@ export class ChatServer {
   private frameFatal(conn: Connection, err: ProtocolError): void {
     if (!conn.busy) return this.fatal(conn, err);
     // Called from within the parser's push, so the connection holds its parser; a stopped one stays with it.
-    (conn.parser ??= new FrameParser(this.config.max_frame_bytes, conn)).stop();
+    (conn.parser ??= this.parsers.take(conn)).stop();
     this.inflating(conn, Promise.reject(err), performance.now());
   }
 

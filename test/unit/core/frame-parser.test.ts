@@ -3,7 +3,7 @@
  * parser; the frames seen must not depend on how the bytes were chunked.
  */
 import { describe, expect, it } from 'vitest';
-import { FrameParser, type FrameSink } from '../../../src/core/frame-parser.js';
+import { FrameParser, FrameParserPool, type FrameSink } from '../../../src/core/frame-parser.js';
 import { ProtocolError } from '../../../src/core/errors.js';
 
 const MAX = 256;
@@ -246,5 +246,28 @@ describe('FrameParser', () => {
       expect(r.frames).toHaveLength(1);
       expect(p.buffered).toBe(0);
     }
+  });
+});
+
+describe('FrameParserPool', () => {
+  it('hands out parsers in their initial state for the new sink, reusing given-back ones up to its bound', () => {
+    const pool = new FrameParserPool(MAX, 1);
+    const a = recorder();
+    const p = pool.take(a.sink);
+    p.push(own(STREAM.subarray(0, 7))); // leaves a partial frame behind
+    pool.give(p);
+    const b = recorder();
+    const q = pool.take(b.sink);
+    expect(q).toBe(p); // reused
+    expect([q.midFrame, q.stopped]).toEqual([false, false]);
+    q.push(STREAM);
+    expectAllFrames(b.frames);
+    expect(a.frames).toHaveLength(1); // only the whole frame of its 7 bytes reached the first sink
+    const extra = pool.take(recorder().sink);
+    expect(extra).not.toBe(q);
+    pool.give(q);
+    pool.give(extra); // past the bound of 1: dropped
+    expect(pool.take(recorder().sink)).toBe(q);
+    expect(pool.take(recorder().sink)).not.toBe(extra);
   });
 });
