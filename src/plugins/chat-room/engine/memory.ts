@@ -1,7 +1,7 @@
 /**
- * In-memory RoomEngine: one RoomLog per room (mnemonist CircularBuffer for
- * history, an insertion-ordered Map for the dedup window), evicted
- * `room_idle_ms` after its last subscriber left. Synchronous throughout.
+ * In-memory RoomEngine: one RoomLog per room (history ring and dedup window,
+ * both off the V8 heap), evicted `room_idle_ms` after its last subscriber
+ * left. Synchronous throughout.
  */
 import type { AppendInput, AppendResult, RangeResult, RoomEngine, RoomInfo, RoomListener } from './contract.js';
 import { RoomLog } from './room-log.js';
@@ -84,12 +84,16 @@ export class MemoryRoomEngine implements RoomEngine {
   /** Drops rooms idle for `idleMs`; exposed for tests. */
   evict(now: number): void {
     for (const [name, r] of this.rooms) {
-      if (r.listeners.size === 0 && now - r.idleSince >= this.options.idleMs) this.rooms.delete(name);
+      if (r.listeners.size === 0 && now - r.idleSince >= this.options.idleMs) {
+        this.rooms.delete(name);
+        r.log.dispose();
+      }
     }
   }
 
   close(): void {
     clearInterval(this.timer);
+    for (const r of this.rooms.values()) r.log.dispose();
     this.rooms.clear();
   }
 }

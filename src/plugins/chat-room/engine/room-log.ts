@@ -4,8 +4,9 @@
  * first join until it has been empty for `room_idle_ms`.
  */
 import { randomBytes } from 'node:crypto';
-import { CircularBuffer } from 'mnemonist';
 import type { ChatEnvelope } from './contract.js';
+import { DedupWindow } from './dedup-window.js';
+import { HistoryRing } from './history-ring.js';
 
 /** A repeated id is recognised for this long, ms (PROTOCOL.md §3). */
 export const DEDUP_TTL_MS = 5 * 60_000;
@@ -29,22 +30,9 @@ export class RoomLog {
   readonly epoch = `${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
   /** Last assigned seq; 0 before the first message. */
   seq = 0;
-  private readonly history: CircularBuffer<ChatEnvelope>;
-  // The window is the room's DEDUP_MAX_IDS newest ids (PROTOCOL.md §3: newest,
-  // not most recently used, so an LRU is the wrong shape): a ring of slots in
-  // three plain arrays (key, seq, ts: small integers and unboxed doubles, no
-  // object per id) that grow with use up to DEDUP_MAX_IDS, and a Map from
-  // key to slot for lookup. A slot is reused once the ring is full; its old
-  // key leaves the Map unless the key has moved to a newer slot since (an id
-  // sent again after its entry expired). Few objects per id matters: the
-  // window is most of what a busy room keeps alive, and the garbage
-  // collector's marking time grows with the live object count.
-  private readonly dedup = new Map<string, number>();
-  private readonly dedupKeys: string[] = [];
-  private readonly dedupSeqs: number[] = [];
-  private readonly dedupTs: number[] = [];
-  /** Slot the next id takes once the ring is full. */
-  private dedupNext = 0;
+  // Both are kept off the V8 heap (byte-log.ts says why).
+  private readonly history: HistoryRing;
+  private readonly dedup = new DedupWindow(DEDUP_MAX_IDS, DEDUP_TTL_MS);
 
   /**
    * @param room the room's name
@@ -54,7 +42,7 @@ export class RoomLog {
     readonly room: string,
     retain: number,
   ) {
-    this.history = new CircularBuffer<ChatEnvelope>(Array, retain);
+    this.history = new HistoryRing(retain);
   }
 
   /** Seq of the oldest retained message; seq + 1 when none is retained. */
@@ -68,40 +56,16 @@ export class RoomLog {
    * @param now ms since the epoch
    */
   append(from: string, dedupKey: string, text: string, id: string | undefined, now: number): LogAppendResult {
-    const key = id === undefined ? null : `${dedupKey}\u0000${id}`;
-    if (key !== null) {
-      const hit = this.dedup.get(key);
-      if (hit !== undefined && now - this.dedupTs[hit]! < DEDUP_TTL_MS) {
-        return { seq: this.dedupSeqs[hit]!, ts: this.dedupTs[hit]!, duplicate: true, message: null };
-      }
+    if (id !== undefined) {
+      const hit = this.dedup.admit(dedupKey, id, this.seq + 1, now);
+      if (hit >= 0) return { seq: this.dedup.seqAt(hit), ts: this.dedup.tsAt(hit), duplicate: true, message: null };
     }
     const seq = ++this.seq;
-    const msg: ChatEnvelope = id === undefined
+    this.history.push(from, id, text, now);
+    const message: ChatEnvelope = id === undefined
       ? { type: 'chat', room: this.room, seq, from, text, ts: now }
       : { type: 'chat', room: this.room, seq, id, from, text, ts: now };
-    this.history.push(msg);
-    if (key !== null) this.remember(key, seq, now);
-    return { seq, ts: now, duplicate: false, message: msg };
-  }
-
-  /** Puts (key → seq, ts) in the dedup window, in the oldest slot once the ring is full. */
-  private remember(key: string, seq: number, now: number): void {
-    let slot: number;
-    if (this.dedupKeys.length < DEDUP_MAX_IDS) {
-      slot = this.dedupKeys.length;
-      this.dedupKeys.push(key);
-      this.dedupSeqs.push(seq);
-      this.dedupTs.push(now);
-    } else {
-      slot = this.dedupNext;
-      this.dedupNext = slot + 1 === DEDUP_MAX_IDS ? 0 : slot + 1;
-      const old = this.dedupKeys[slot]!;
-      if (this.dedup.get(old) === slot) this.dedup.delete(old);
-      this.dedupKeys[slot] = key;
-      this.dedupSeqs[slot] = seq;
-      this.dedupTs[slot] = now;
-    }
-    this.dedup.set(key, slot); // an expired entry of the same key is replaced; its old slot goes stale
+    return { seq, ts: now, duplicate: false, message };
   }
 
   /**
@@ -116,8 +80,14 @@ export class RoomLog {
     const last = fromNewest ? hi : Math.min(hi, lo + limit - 1);
     const out: ChatEnvelope[] = [];
     const base = this.oldestSeq;
-    for (let s = first; s <= last; s++) out.push(this.history.get(s - base)!);
+    for (let s = first; s <= last; s++) out.push(this.history.get(s - base, this.room, s));
     return out;
+  }
+
+  /** Frees the retained messages and ids (the room is being dropped). */
+  dispose(): void {
+    this.history.clear();
+    this.dedup.clear();
   }
 
   /** True when every message with afterSeq < seq <= uptoSeq is still retained. */
