@@ -218,6 +218,8 @@ const writerImpls: [string, () => OutboundWriter][] = [
   ['DirectWriter (baseline)', () => new DirectWriter()],
   ['CoalescingWriter', () => new CoalescingWriter()],
   ['CoalescingWriter (flushBytes 100)', () => new CoalescingWriter(100)],
+  ['CoalescingWriter (every flush by writev)', () => new CoalescingWriter(64 * 1024, 0)],
+  ['CoalescingWriter (copy up to 40 bytes)', () => new CoalescingWriter(64 * 1024, 40)],
 ];
 
 describe.each(writerImpls)('OutboundWriter: %s', (_name, make) => {

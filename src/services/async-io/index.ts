@@ -7,7 +7,7 @@ export type { OutboundWriter } from './contract.js';
 /**
  * Picks the outbound writer (config key `service_io`).
  * @param impl `baseline` (one socket.write per frame) or `coalescing`
- *   (one writev per socket per event-loop turn)
+ *   (one write or writev per socket per event-loop turn; coalescing.ts)
  */
 export function createOutboundWriter(impl: 'baseline' | 'coalescing'): OutboundWriter {
   switch (impl) {
