@@ -110,17 +110,24 @@ export class ChatRoomPlugin implements MessageProcessor {
       const joining = new Map<ClientHandle, ChatEnvelope[]>();
       const listener: RoomListener = (msg, origin) => {
         const sender = (origin as ClientHandle | undefined) ?? null;
-        api.broadcast(room, msg, { except: sender });
         // An echoing sender gets its ack, then its own chat, here rather than
         // when append resolves: with an asynchronous engine other senders'
         // later seqs reach it meanwhile, and its echo would arrive out of seq
         // order (PROTOCOL.md §3). The message is in the room log by now.
+        // The echo rides on the fan-out (one encoding for the whole room)
+        // when the sender is still a member here.
         if (sender?.echo) {
           const ack: Envelope = { type: 'ack', room, seq: msg.seq, ts: msg.ts };
           if (msg.id !== undefined) ack.id = msg.id;
           api.sendTo(sender, ack);
-          api.sendTo(sender, msg);
+          if (api.rooms.isMember(room, sender)) api.broadcast(room, msg);
+          else {
+            api.broadcast(room, msg, { except: sender });
+            api.sendTo(sender, msg);
+          }
           this.echoed.set(sender, msg);
+        } else {
+          api.broadcast(room, msg, { except: sender });
         }
         for (const held of joining.values()) held.push(msg);
       };
