@@ -120,7 +120,7 @@ export const configSchema = z.object({
   /** Implementation of the connection-pool service. */
   service_pool: impl('baseline', 'wheel').default('baseline'),
   /** Implementation of the performance-monitor service. */
-  service_monitor: impl('baseline', 'batched').default('baseline'),
+  service_monitor: impl('baseline', 'batched').default('batched'),
   /** Implementation of the memory-pool service. */
   service_memory: impl('baseline', 'slab').default('baseline'),
   /** Implementation of the broadcast (fan-out) service. */
