@@ -1,10 +1,17 @@
 /**
  * A room's retained messages (PROTOCOL.md §3 "history", resume) kept off the
  * V8 heap: each message is one record of bytes in a ByteLog
- * (`from`, `id`, `text` back to back) plus numbers in typed-array columns.
- * A `chat` envelope is rebuilt only when history or resume reads it, which is
- * rare next to appends. See byte-log.ts for why this matters to the tail
- * latency.
+ * (`from`, `id`, `text` back to back, encoded by one write) plus numbers in
+ * typed-array columns. A `chat` envelope is rebuilt only when history or
+ * resume reads it, which is rare next to appends: one decode of the record,
+ * cut into its fields by their lengths in UTF-16 code units. See
+ * byte-log.ts for why this matters to the tail latency.
+ *
+ * Exactness: the record is UTF-8 when the concatenation is well formed, so
+ * decoding gives back the same code units and the cuts fall where the
+ * fields met; otherwise UTF-16LE, which keeps any code unit (a lone
+ * surrogate of one field may pair with the next field's in the
+ * concatenation; the cut still splits them back).
  *
  * The ring holds at most `max` messages; its columns start small and double
  * up to `max` as the room fills, so a quiet room costs little.
@@ -16,9 +23,9 @@ import type { ChatEnvelope } from './contract.js';
 const STRIDE = 5;
 const CHUNK = 0; // ByteLog chunk id
 const OFFSET = 1; // first byte of the record in the chunk
-const FROM_BYTES = 2;
-const ID_BYTES = 3; // -1: the message has no id
-const TEXT_BYTES_AND_UTF16 = 4; // text bytes * 2, + 1 when the record is UTF-16LE
+const BYTES_AND_UTF16 = 2; // record bytes * 2, + 1 when the record is UTF-16LE
+const FROM_UNITS = 3; // from.length (UTF-16 code units)
+const ID_UNITS = 4; // id.length; -1: the message has no id
 const INITIAL_SLOTS = 16;
 
 /** Ring of at most `max` messages, oldest first. */
@@ -51,23 +58,21 @@ export class HistoryRing {
     } else if (this.size === this.capacity) {
       this.grow();
     }
-    const utf16 = !(isWellFormed(from) && isWellFormed(text) && (id === undefined || isWellFormed(id)));
-    const idLength = id === undefined ? 0 : id.length;
-    const chunk = this.bytes.reserve(3 * (from.length + idLength + text.length));
+    const record = id === undefined ? from + text : from + id + text;
+    const utf16 = !isWellFormed(record);
+    const chunk = this.bytes.reserve(3 * record.length);
     const start = this.bytes.writeOffset;
-    const fromBytes = writeString(chunk, from, start, utf16);
-    const idBytes = id === undefined ? -1 : writeString(chunk, id, start + fromBytes, utf16);
-    const textBytes = writeString(chunk, text, start + fromBytes + Math.max(0, idBytes), utf16);
-    this.bytes.commit(fromBytes + Math.max(0, idBytes) + textBytes);
+    const bytes = writeString(chunk, record, start, utf16);
+    this.bytes.commit(bytes);
 
     let slot = this.first + this.size;
     if (slot >= this.capacity) slot -= this.capacity;
     const m = slot * STRIDE;
     this.meta[m + CHUNK] = this.bytes.writeChunk;
     this.meta[m + OFFSET] = start;
-    this.meta[m + FROM_BYTES] = fromBytes;
-    this.meta[m + ID_BYTES] = idBytes;
-    this.meta[m + TEXT_BYTES_AND_UTF16] = textBytes * 2 + (utf16 ? 1 : 0);
+    this.meta[m + BYTES_AND_UTF16] = bytes * 2 + (utf16 ? 1 : 0);
+    this.meta[m + FROM_UNITS] = from.length;
+    this.meta[m + ID_UNITS] = id === undefined ? -1 : id.length;
     this.ts[slot] = ts;
     this.size++;
     // Chunks older than the oldest message's are no longer needed.
@@ -87,18 +92,16 @@ export class HistoryRing {
     if (slot >= this.capacity) slot -= this.capacity;
     const m = slot * STRIDE;
     const buf = this.bytes.chunk(this.meta[m + CHUNK]!);
-    const a = this.meta[m + OFFSET]!;
-    const b = a + this.meta[m + FROM_BYTES]!;
-    const idBytes = this.meta[m + ID_BYTES]!;
-    const c = b + Math.max(0, idBytes);
-    const t = this.meta[m + TEXT_BYTES_AND_UTF16]!;
-    const utf16 = (t & 1) === 1;
-    const from = readString(buf, a, b, utf16);
-    const text = readString(buf, c, c + (t >>> 1), utf16);
+    const start = this.meta[m + OFFSET]!;
+    const b = this.meta[m + BYTES_AND_UTF16]!;
+    const record = readString(buf, start, start + (b >>> 1), (b & 1) === 1);
+    const fromUnits = this.meta[m + FROM_UNITS]!;
+    const idUnits = this.meta[m + ID_UNITS]!;
+    const from = record.slice(0, fromUnits);
     const ts = this.ts[slot]!;
-    return idBytes < 0
-      ? { type: 'chat', room, seq, from, text, ts }
-      : { type: 'chat', room, seq, id: readString(buf, b, c, utf16), from, text, ts };
+    if (idUnits < 0) return { type: 'chat', room, seq, from, text: record.slice(fromUnits), ts };
+    const textStart = fromUnits + idUnits;
+    return { type: 'chat', room, seq, id: record.slice(fromUnits, textStart), from, text: record.slice(textStart), ts };
   }
 
   /** Drops every message and frees its bytes. */
