@@ -9,7 +9,7 @@
  *   into one shared buffer; the subclasses walk their wire format
  *   (PROTOCOL.md §2 or §4) and either count a frame or hand its body to
  *   `dispatch`.
- * - ws (ws.ts): a WebSocket (the `ws` package), one envelope per message
+ * - ws (ws.ts): a WebSocket (our own RFC 6455 client, ws-framing.ts), one envelope per message
  *   (PROTOCOL.md §7).
  *
  * Two kinds of client use the same code (the `decodeChats` option):
