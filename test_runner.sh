@@ -187,6 +187,8 @@ fi
 
 say "building the current tree"
 step "$ROOT" node_modules/.bin/tsc -p . || die "the current tree does not build (npx tsc -p .)"
+# The WASM frame scanner is compiled from its .wat by the second half of `npm run build`.
+step "$ROOT" node scripts/build-wasm.mjs || die "the WASM module does not build (node scripts/build-wasm.mjs)"
 CLI="$ROOT/dist/src/loadgen/regression-cli.js"
 for f in "$CLI" dist/src/main.js dist/src/loadgen/cli.js; do
   [ -f "$f" ] || die "$f is missing after the build"
@@ -207,6 +209,9 @@ if [ -n "$BASELINE_REF" ]; then
   if ! step "$WORKTREE" node_modules/.bin/tsc -p .; then
     [ -f "$WORKTREE/dist/src/main.js" ] || die "the baseline $BASELINE_REF does not build"
     say "warning: tsc reported errors for the baseline, but it emitted dist/src/main.js; going on"
+  fi
+  if [ -f "$WORKTREE/scripts/build-wasm.mjs" ]; then
+    step "$WORKTREE" node scripts/build-wasm.mjs || die "the baseline's WASM module does not build"
   fi
   [ -f "$WORKTREE/dist/src/loadgen/cli.js" ] || say "the baseline has no load generator: the current one judges both servers"
 fi
