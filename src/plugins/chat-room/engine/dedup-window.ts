@@ -86,24 +86,15 @@ export class DedupWindow {
     const code = len * 2 + (utf16 ? 1 : 0);
     const hash = hashBytes(scratch, len, utf16);
 
-    const table = this.table;
-    const mask = table.length - 1;
-    let i = hash & mask;
-    let found = -1;
-    for (let e = table[i]!; e !== 0; e = table[i]!) {
-      const s = e - 1;
-      if (this.meta[s * STRIDE + HASH] === hash && this.meta[s * STRIDE + BYTES_AND_UTF16] === code && this.keyEquals(s, len)) {
-        if (now - this.tss[s]! < this.ttlMs) return s;
-        found = i;
-        break;
-      }
-      i = (i + 1) & mask;
+    const found = this.find(hash, code, len);
+    if (found >= 0) {
+      const s = this.table[found]! - 1;
+      if (now - this.tss[s]! < this.ttlMs) return s;
     }
 
     const slot = this.take();
     // take() may have grown and rebuilt the table, or removed an entry from it: probe again.
-    if (found >= 0) i = this.find(hash, code, len);
-    else i = -1;
+    let i = found >= 0 ? this.find(hash, code, len) : -1;
     if (i < 0) i = this.emptyFrom(hash);
     // An expired entry of the same key is pointed at the new slot; its old slot goes stale.
     this.table[i] = slot + 1;
