@@ -19,8 +19,9 @@ async function main(): Promise<void> {
     throw err;
   }
   const server = await createServer(config);
-  const { host, port } = await server.listen();
+  const { host, port, ws } = await server.listen();
   process.stdout.write(`tcpserver listening on ${host}:${port} — try: nc ${host} ${port}   or   curl ${host}:${port}/stats\n`);
+  if (ws) process.stdout.write(`tcpserver WebSocket on ws://${ws.host}:${ws.port}/\n`);
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) {

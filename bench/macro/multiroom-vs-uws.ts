@@ -80,11 +80,16 @@ function serverBuildTime(): string {
   return new Date(newest).toISOString();
 }
 
-/** Which server a run measures. */
-export type Target = 'ours' | 'uws';
+/**
+ * Which server a run measures: ours over TCP binary frames, ours over its
+ * WebSocket transport (PROTOCOL.md §7, on uWebSockets.js: the same
+ * transport and the same load client as the reference), or the reference.
+ */
+export type Target = 'ours' | 'ours-ws' | 'uws';
 
-const PROTOCOL: Record<Target, LoadProtocol> = { ours: 'tcp', uws: 'ws' };
-const LABEL: Record<Target, string> = { ours: 'ours (tcp)', uws: 'uWS (ws)' };
+const TARGETS: readonly Target[] = ['ours', 'ours-ws', 'uws'];
+const PROTOCOL: Record<Target, LoadProtocol> = { ours: 'tcp', 'ours-ws': 'ws', uws: 'ws' };
+const LABEL: Record<Target, string> = { ours: 'ours (tcp)', 'ours-ws': 'ours (ws)', uws: 'uWS (ws)' };
 
 /** Our server's settings on top of ServerProcess's: those of the multi-room runs in docs/performance.md. */
 const OUR_ENV: NodeJS.ProcessEnv = {
@@ -125,10 +130,12 @@ export interface VsOptions {
   maxOtherPct: number;
   /** Reruns of disturbed runs, per run. */
   retries: number;
+  /** Servers measured in each round, in this order. */
+  targets: Target[];
   jsonFile: string | undefined;
 }
 
-export const DEFAULTS: VsOptions = { repeat: 3, durationMs: 30_000, waitQuietMs: 60_000, maxOtherPct: 15, retries: 3, jsonFile: undefined };
+export const DEFAULTS: VsOptions = { repeat: 3, durationMs: 30_000, waitQuietMs: 60_000, maxOtherPct: 15, retries: 3, targets: [...TARGETS], jsonFile: undefined };
 
 /** One run as measured. */
 export interface VsRun {
@@ -174,6 +181,8 @@ interface ChildReport {
 interface ChildSpec {
   protocol: LoadProtocol;
   port: number;
+  /** /stats port when it is not `port` (ours over ws). */
+  statsPort?: number;
   serverPid: number;
   durationMs: number;
   out: string;
@@ -185,6 +194,7 @@ async function child(spec: ChildSpec): Promise<void> {
   const outcome = await runLoad(plan(spec.protocol, spec.port, spec.durationMs), {
     reporter: null,
     serverPid: spec.serverPid,
+    statsPort: spec.statsPort,
     log: (line) => process.stderr.write(`[loadgen] ${line}\n`),
   });
   const cpu = process.cpuUsage();
@@ -218,7 +228,12 @@ async function runChild(spec: ChildSpec): Promise<{ report: ChildReport; pinning
 /** One run: a fresh server, the load generator against it, the server stopped. */
 async function runOnce(target: Target, round: number, attempt: number, o: VsOptions, tmp: string, setCurrent: (s: ServerProcess | null) => void, log: (l: string) => void): Promise<VsRun> {
   const port = await freePort();
-  const srv = target === 'ours' ? await ServerProcess.start(port, OUR_ENV) : await ServerProcess.start(port, {}, { script: UWS_ENTRY, args: ['--port', String(port), '--host', '127.0.0.1'] });
+  // ours-ws: the TCP port still serves /stats; the load goes to the WebSocket port.
+  const wsPort = target === 'ours-ws' ? await freePort() : port;
+  const srv =
+    target === 'uws'
+      ? await ServerProcess.start(port, {}, { script: UWS_ENTRY, args: ['--port', String(port), '--host', '127.0.0.1'] })
+      : await ServerProcess.start(port, target === 'ours' ? OUR_ENV : { ...OUR_ENV, ws_enabled: 'true', ws_host: '127.0.0.1', ws_port: String(wsPort) });
   setCurrent(srv);
   const warnings: string[] = [];
   try {
@@ -229,7 +244,7 @@ async function runOnce(target: Target, round: number, attempt: number, o: VsOpti
     const d0 = process.cpuUsage();
     const m0 = machineCpu();
     const t0 = performance.now();
-    const { report, pinning } = await runChild({ protocol: PROTOCOL[target], port, serverPid: srv.child.pid!, durationMs: o.durationMs, out: path.join(tmp, `${target}-${round}-${attempt}.json`) });
+    const { report, pinning } = await runChild({ protocol: PROTOCOL[target], port: wsPort, statsPort: port, serverPid: srv.child.pid!, durationMs: o.durationMs, out: path.join(tmp, `${target}-${round}-${attempt}.json`) });
     const wallS = (performance.now() - t0) / 1000;
     const m1 = machineCpu();
     const d1 = process.cpuUsage(d0);
@@ -286,7 +301,7 @@ export async function runVs(opts: Partial<VsOptions> = {}, log: (l: string) => v
   const runs: VsRun[] = [];
   try {
     for (let round = 1; round <= o.repeat; round++) {
-      for (const target of ['ours', 'uws'] as const) {
+      for (const target of o.targets) {
         for (let attempt = 1; ; attempt++) {
           if (o.waitQuietMs > 0) {
             const busy = await waitQuiet(o.waitQuietMs, 0.08, log);
@@ -339,7 +354,7 @@ export function table(runs: VsRun[]): string {
   out.push('| medians (clean runs) | runs | e2e p50 / p95 / p99 / max (ms) | lost / dup / ooo (sum) | server CPU | loadgen CPU | loadgen loop delay max (ms) |');
   out.push('| --- | --- | --- | --- | --- | --- | --- |');
   const med: Partial<Record<Target, number>> = {};
-  for (const target of ['ours', 'uws'] as const) {
+  for (const target of TARGETS) {
     const rs = runs.filter((r) => r.target === target && !r.discarded);
     if (rs.length === 0) continue;
     const m = (g: (r: VsRun) => number | null) => median(rs.map(g).filter((x): x is number => x !== null));
@@ -351,9 +366,11 @@ export function table(runs: VsRun[]): string {
     );
   }
   out.push('');
-  if (med.ours !== undefined && med.uws !== undefined) {
-    const ratio = med.ours / med.uws;
-    out.push(`p99 ratio ours / uWS (medians): ${f2(med.ours)} / ${f2(med.uws)} = ${ratio.toFixed(2)}${ratio <= 1 ? ' (ours no worse)' : ' (ours worse)'}`);
+  for (const target of ['ours', 'ours-ws'] as const) {
+    const a = med[target];
+    if (a === undefined || med.uws === undefined) continue;
+    const ratio = a / med.uws;
+    out.push(`p99 ratio ${LABEL[target]} / uWS (medians): ${f2(a)} / ${f2(med.uws)} = ${ratio.toFixed(2)}${ratio <= 1 ? ' (ours no worse)' : ' (ours worse)'}`);
   }
   const builds = [...new Set(runs.map((r) => r.serverBuild))];
   if (builds.length > 1) out.push(`dist/src was rebuilt during the sitting: builds of ${builds.join(', ')} (per run in --json)`);
@@ -391,7 +408,12 @@ function parseVsArgs(argv: string[]): Partial<VsOptions> {
     else if (a === '--max-other') out.maxOtherPct = Number(v());
     else if (a === '--retries') out.retries = int(v(), 0);
     else if (a === '--json') out.jsonFile = v();
-    else throw new Error(`unknown flag ${a} (flags: --repeat N --duration 30s --wait-quiet 60s --max-other 15 --retries 3 --json FILE)`);
+    else if (a === '--targets') {
+      const ts = v().split(',').map((t) => t.trim());
+      const bad = ts.find((t) => !TARGETS.includes(t as Target));
+      if (bad !== undefined || ts.length === 0) throw new Error(`--targets takes a comma-separated list of ${TARGETS.join(', ')}, not ${JSON.stringify(bad ?? '')}`);
+      out.targets = ts as Target[];
+    } else throw new Error(`unknown flag ${a} (flags: --repeat N --duration 30s --wait-quiet 60s --max-other 15 --retries 3 --targets ${TARGETS.join(',')} --json FILE)`);
   }
   return out;
 }
@@ -403,7 +425,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
   } else {
     const o: VsOptions = { ...DEFAULTS, ...parseVsArgs(argv) };
     const conditions = `${new Date().toISOString()}; Node ${process.version}; ${sourceState()}; ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}); load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`;
-    process.stderr.write(`[vs-uws] ${conditions}\n[vs-uws] ${o.repeat} rounds × (ours over tcp, uWS over ws), ${o.durationMs / 1000} s measured each\n`);
+    process.stderr.write(`[vs-uws] ${conditions}\n[vs-uws] ${o.repeat} rounds × (${o.targets.map((t) => LABEL[t]).join(', ')}), ${o.durationMs / 1000} s measured each\n`);
     const runs = await runVs(o);
     console.log(`multi-room 50 × 10, 20 msg/s per member, 64 B: ours vs uWebSockets.js pub/sub (${conditions})\n`);
     console.log(table(runs));

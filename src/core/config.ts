@@ -18,6 +18,15 @@ const csv = () =>
   z
     .string()
     .transform((s) => s.split(',').map((x) => x.trim()).filter((x) => x.length > 0));
+/** A boolean key: true / false (also 1 / 0, yes / no, on / off, any case, as .env writes them). */
+const bool = () =>
+  z.preprocess((v) => {
+    if (typeof v !== 'string') return v;
+    const t = v.trim().toLowerCase();
+    if (t === 'true' || t === '1' || t === 'yes' || t === 'on') return true;
+    if (t === 'false' || t === '0' || t === 'no' || t === 'off') return false;
+    return v;
+  }, z.boolean());
 const impl = <const T extends readonly [string, ...string[]]>(...names: T) => z.enum(names);
 
 /**
@@ -81,6 +90,12 @@ export const configSchema = z.object({
   voice_udp_host: z.string().min(1).default('127.0.0.1'),
   /** UDP port of the voice relay (PROTOCOL.md §7); 0 picks a free port. */
   voice_udp_port: int(0, 65535).default(4001),
+  /** Serve the WebSocket transport (PROTOCOL.md §7) on its own port, through uWebSockets.js. Off by default. */
+  ws_enabled: bool().default(false),
+  /** Interface the WebSocket listener binds (when ws_enabled). */
+  ws_host: z.string().min(1).default('127.0.0.1'),
+  /** TCP port of the WebSocket listener (when ws_enabled); 0 picks a free port. */
+  ws_port: int(0, 65535).default(4002),
   /** Rollout percentage 0-100 of the `chat` feature (rooms and chat). */
   feature_chat_pct: pct().default(100),
   /** Rollout percentage 0-100 of the `voice` feature. */

@@ -13,12 +13,16 @@ import type { LineSink, LineSplitter } from './line-splitter.js';
 import type { Mode } from './mode-detect.js';
 import type { ClientHandle } from './plugin.js';
 import type { ChatServer } from './server.js';
+import type { WsSocket } from './ws-gateway.js';
 
 /** Socket field that points at its Connection. */
 export const kConnection = Symbol('tcpserver.connection');
 
-/** A socket that belongs to the server. */
+/** A TCP socket that belongs to the server. */
 export type ServerSocket = Socket & { [kConnection]?: Connection };
+
+/** A connection's transport: a TCP socket, or a WebSocket (PROTOCOL.md §7, ws-gateway.ts). */
+export type ClientSocket = ServerSocket | WsSocket<Connection>;
 
 /** An inbound envelope waiting while an asynchronous plugin finishes. */
 export interface Pending {
@@ -104,13 +108,13 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
 
   /**
    * @param id unique per process
-   * @param socket the TCP socket
+   * @param socket the TCP socket or WebSocket
    * @param burst initial tokens (config rate_burst)
    * @param server the server it belongs to (the module-level handlers reach it through here)
    */
   constructor(
     readonly id: number,
-    readonly socket: ServerSocket,
+    readonly socket: ClientSocket,
     burst: number,
     readonly server: ChatServer,
   ) {

@@ -1,6 +1,7 @@
 /**
  * The chat server: one `net` server on one port, four modes (PROTOCOL.md §1),
- * the plugin chain, heartbeats, and graceful shutdown. Services come from the
+ * with WebSocket on a second port when enabled (§7, ws-gateway.ts), the
+ * plugin chain, heartbeats, and graceful shutdown. Services come from the
  * registry; plugins see only the PluginApi.
  */
 import net from 'node:net';
@@ -23,6 +24,7 @@ import { RoomRegistry } from './room-registry.js';
 import { parseTextLine, renderText, TEXT_HELP } from './text-mode.js';
 import { CODEC_FLAGS, type CodecName } from '../services/compression/index.js';
 import { VERSION } from '../version.js';
+import { WsGateway, WsSocket } from './ws-gateway.js';
 
 /** Longest period of the one sweep that runs heartbeats, idle limits and deadlines, ms (a quarter of heartbeat_ms when shorter). */
 const SWEEP_MAX_MS = 1000;
@@ -73,6 +75,8 @@ export class ChatServer {
   private readonly pipeline: Pipeline;
   private readonly api: PluginApi;
   private readonly tcp: net.Server;
+  /** The WebSocket listener (PROTOCOL.md §7), when `ws_enabled`. */
+  private readonly ws: WsGateway<Connection> | null = null;
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private overloadTimer: NodeJS.Timeout | null = null;
@@ -130,6 +134,28 @@ export class ChatServer {
     );
     this.tcp = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
     this.tcp.on('error', (err) => this.logger.error({ err }, 'listener error'));
+    if (config.ws_enabled) {
+      const budget = config.max_outbound_bytes * (config.slow_consumer_policy === 'drop' ? 2 : 1);
+      this.ws = new WsGateway<Connection>(
+        {
+          host: config.ws_host,
+          port: config.ws_port,
+          maxPayloadBytes: config.max_frame_bytes + 1,
+          // The budget, the frame that crosses it and the fatal error after it (see writeNow).
+          maxBackpressureBytes: budget + 2 * (config.max_frame_bytes + 1) + 4096,
+        },
+        {
+          open: (socket) => this.onWsOpen(socket),
+          message: (conn, body, isBinary) => this.onWsMessage(conn, body, isBinary),
+          close: (conn) => this.onClose(conn),
+          drain: (conn) => this.onDrain(conn),
+          alive: (conn) => {
+            conn.lastInboundMs = Date.now();
+            conn.pingSentMs = 0;
+          },
+        },
+      );
+    }
   }
 
   /** The PluginApi every plugin gets; no core internals leak through it. */
@@ -148,10 +174,12 @@ export class ChatServer {
   }
 
   /**
-   * Runs plugin init, then listens on `tcp_host:tcp_port`.
-   * @returns the bound address (port is the real one when tcp_port is 0)
+   * Runs plugin init, then listens on `tcp_host:tcp_port` and, when
+   * `ws_enabled`, on `ws_host:ws_port` (WebSocket, PROTOCOL.md §7).
+   * @returns the bound addresses (ports are the real ones when configured as 0); `ws` only when enabled
+   * @throws Error when a port cannot be bound
    */
-  async listen(): Promise<{ host: string; port: number }> {
+  async listen(): Promise<{ host: string; port: number; ws?: { host: string; port: number } }> {
     await this.pipeline.init();
     await new Promise<void>((resolve, reject) => {
       this.tcp.once('error', reject);
@@ -166,7 +194,16 @@ export class ChatServer {
     this.overloadTimer.unref();
     const addr = this.tcp.address() as net.AddressInfo;
     this.logger.info({ host: addr.address, port: addr.port }, 'listening');
-    return { host: addr.address, port: addr.port };
+    if (this.ws === null) return { host: addr.address, port: addr.port };
+    let ws: { host: string; port: number };
+    try {
+      ws = await this.ws.listen();
+    } catch (err) {
+      this.tcp.close();
+      throw err;
+    }
+    this.logger.info(ws, 'WebSocket listening');
+    return { host: addr.address, port: addr.port, ws };
   }
 
   /** The /stats document (PROTOCOL.md §6), plus `overloaded` (true while shedding non-critical features). */
@@ -194,6 +231,45 @@ export class ChatServer {
       conn.refused = true;
       this.unpooled.add(conn);
     }
+  }
+
+  /** A WebSocket opened (ws-gateway.ts): a Connection like a TCP one, its mode fixed by its first message. */
+  private onWsOpen(socket: WsSocket<Connection>): Connection {
+    const conn = new Connection(this.nextId++, socket, this.config.rate_burst, this);
+    if (this.isDraining || !this.services.pool.add(conn)) {
+      conn.refused = true;
+      this.unpooled.add(conn);
+    }
+    return conn;
+  }
+
+  /**
+   * One WebSocket message (PROTOCOL.md §7): a text message is an envelope's
+   * JSON, a binary message is `flags` + body as in §2, with the same limits.
+   * The first message fixes the connection's mode and so the kind of every
+   * message the server sends it: text (as json-lines, §4: no codecs) or
+   * binary (as binary frames, §2: codecs may be agreed).
+   * @param body valid only during this call (uWS memory)
+   */
+  private onWsMessage(conn: Connection, body: Buffer, isBinary: boolean): void {
+    if (conn.closing) return;
+    conn.lastInboundMs = Date.now();
+    conn.pingSentMs = 0;
+    if (!conn.detected) {
+      (conn.socket as WsSocket<Connection>).binary = isBinary;
+      this.setMode(conn, isBinary ? 'binary' : 'json');
+      if (conn.closing) return;
+    }
+    const max = this.config.max_frame_bytes;
+    if (!isBinary) {
+      if (body.length > max) return this.fatal(conn, new ProtocolError('frame_too_large', `text message of ${body.length} bytes exceeds max_frame_bytes (${max})`));
+      return this.onBody(conn, body, performance.now());
+    }
+    // Same checks as a frame's length prefix (§2): at least the flags byte, at most max_frame_bytes + 1 (uWS enforces this one too).
+    if (body.length === 0) return this.frameFatal(conn, new ProtocolError('bad_frame', 'empty binary message (no flags byte)'));
+    const flags = body[0]!;
+    // A compressed body may be inflated asynchronously (zstd): it must outlive uWS's buffer.
+    this.onFrame(conn, flags, (flags & 0x03) === 0 ? body.subarray(1) : Buffer.from(body.subarray(1)));
   }
 
   /** Called for every inbound chunk. */
@@ -270,7 +346,7 @@ export class ChatServer {
     }
     if (mode === 'http') return;
     if (mode === 'text') {
-      // Text mode has no pings (PROTOCOL.md §5): TCP keepalive finds dead peers.
+      // Text mode (TCP only) has no pings (PROTOCOL.md §5): TCP keepalive finds dead peers.
       conn.socket.setKeepAlive(true, this.config.heartbeat_ms);
       this.send(conn, { type: 'notice', text: `welcome to ${this.config.server_name} ${VERSION}, you are ${conn.nick}; ${TEXT_HELP}` });
     }
@@ -677,10 +753,17 @@ export class ChatServer {
   }
 
   private writeNow(conn: Connection, buf: Buffer): void {
-    const { writer } = this.services;
-    writer.write(conn.socket, buf);
+    const socket = conn.socket;
+    let pending: number;
+    if (socket instanceof WsSocket) {
+      pending = socket.send(buf);
+    } else {
+      const { writer } = this.services;
+      writer.write(socket, buf);
+      pending = writer.pending(socket);
+    }
     const limit = this.config.max_outbound_bytes * (this.config.slow_consumer_policy === 'drop' ? 2 : 1);
-    if (writer.pending(conn.socket) > limit) {
+    if (pending > limit) {
       this.services.monitor.recordSlowConsumer();
       this.fatal(conn, new ProtocolError('slow_consumer', `more than ${limit} bytes queued unread (max_outbound_bytes)`));
     }
@@ -697,7 +780,7 @@ export class ChatServer {
     if (this.config.slow_consumer_policy === 'drop') {
       const room = env.room as string;
       const open = conn.gaps?.get(room);
-      if (open || this.services.writer.pending(conn.socket) > this.config.max_outbound_bytes) {
+      if (open || this.outboundBytes(conn) > this.config.max_outbound_bytes) {
         const seq = env.seq as number;
         if (open) open.to = seq;
         else {
@@ -713,10 +796,16 @@ export class ChatServer {
     return true;
   }
 
+  /** Bytes written to `conn` and not yet taken by the kernel: the writer's queue and the socket's buffer, or uWS's for a WebSocket. */
+  private outboundBytes(conn: Connection): number {
+    const socket = conn.socket;
+    return socket instanceof WsSocket ? socket.bufferedAmount : this.services.writer.pending(socket);
+  }
+
   /** The socket's buffer emptied: a dropping client gets its `gap` envelopes (PROTOCOL.md §3). */
   onDrain(conn: Connection): void {
     if (!conn.gaps || conn.closing) return;
-    if (this.services.writer.pending(conn.socket) > this.config.max_outbound_bytes / 2) return;
+    if (this.outboundBytes(conn) > this.config.max_outbound_bytes / 2) return;
     const gaps = conn.gaps;
     conn.gaps = null;
     for (const [room, g] of gaps) this.send(conn, { type: 'gap', room, from_seq: g.from, to_seq: g.to });
@@ -773,7 +862,7 @@ export class ChatServer {
     conn.parser?.stop();
     conn.splitter?.stop();
     conn.socket.pause();
-    this.services.writer.flush(conn.socket);
+    if (!(conn.socket instanceof WsSocket)) this.services.writer.flush(conn.socket);
     if (last) conn.socket.end(last);
     else conn.socket.end();
     setTimeout(() => conn.socket.destroy(), FATAL_DESTROY_MS).unref();
@@ -918,7 +1007,7 @@ export class ChatServer {
     for (const conn of this.openConnections()) {
       if (conn.closing || conn.mode === 'http' || !conn.detected) continue;
       this.send(conn, { type: 'shutdown', reconnect_ms: Math.floor(Math.random() * (jitter + 1)) });
-      this.services.writer.flush(conn.socket);
+      if (!(conn.socket instanceof WsSocket)) this.services.writer.flush(conn.socket);
       conn.parser?.stop();
       conn.splitter?.stop();
       conn.closing = true;
@@ -928,6 +1017,7 @@ export class ChatServer {
     const chatOpen = () => this.openConnections().some((c) => c.detected && c.mode !== 'http');
     while (chatOpen() && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     const listenerClosed = new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+    this.ws?.stopListening();
     for (const conn of this.openConnections()) conn.socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.overloadTimer) clearInterval(this.overloadTimer);

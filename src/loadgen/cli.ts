@@ -57,6 +57,8 @@ Verdict (FAIL on a breach, and on any lost, duplicated or out-of-order message)
 
 Output
   --server-pid PID          server process for CPU/RSS sampling from /proc
+  --stats-port N            port of the server's HTTP /stats (default: --port; with
+                            --protocol ws against tcpserver, its tcp_port)
                             (found automatically for a local server)
   --out DIR                 result folder                            [bench/results]
   --json FILE               also write the result JSON to FILE
@@ -104,6 +106,7 @@ const OPTIONS = {
   'slo-error-rate': { type: 'string' },
   'slo-min-delivered': { type: 'string' },
   'server-pid': { type: 'string' },
+  'stats-port': { type: 'string' },
   out: { type: 'string' },
   json: { type: 'string' },
   quiet: { type: 'boolean' },
@@ -116,6 +119,8 @@ export interface CliArgs {
   help: boolean;
   scenario: Scenario;
   serverPid: number | undefined;
+  /** Port of /stats when it is not the load's port. */
+  statsPort: number | undefined;
   outDir: string;
   jsonFile: string | undefined;
   quiet: boolean;
@@ -175,6 +180,11 @@ export function parseCli(argv: string[]): CliArgs {
     serverPid = Number(values['server-pid']);
     if (!Number.isInteger(serverPid) || serverPid < 1) throw new ScenarioError(`--server-pid must be a process id, not ${JSON.stringify(values['server-pid'])}`);
   }
+  let statsPort: number | undefined;
+  if (values['stats-port'] !== undefined) {
+    statsPort = Number(values['stats-port']);
+    if (!Number.isInteger(statsPort) || statsPort < 1 || statsPort > 65535) throw new ScenarioError(`--stats-port must be a port 1-65535, not ${JSON.stringify(values['stats-port'])}`);
+  }
   let drainTimeoutMs = 10_000;
   if (values['drain-timeout'] !== undefined) {
     const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s)?\s*$/.exec(values['drain-timeout']);
@@ -185,6 +195,7 @@ export function parseCli(argv: string[]): CliArgs {
     help,
     scenario,
     serverPid,
+    statsPort,
     outDir: values.out ?? 'bench/results',
     jsonFile: values.json,
     quiet: values.quiet === true,
@@ -228,6 +239,7 @@ export async function main(argv: string[]): Promise<number> {
     const outcome = await runLoad(s, {
       report: { outDir: args.outDir, live: Boolean(process.stdout.isTTY) && !args.quiet },
       serverPid: args.serverPid,
+      statsPort: args.statsPort,
       signal: abort.signal,
       drainTimeoutMs: args.drainTimeoutMs,
     });

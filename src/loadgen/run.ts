@@ -39,6 +39,8 @@ export interface RunOptions {
   report?: ReporterOptions;
   /** Server pid for /proc sampling; undefined: found when the server is local; null: none. */
   serverPid?: number | null;
+  /** Port of the server's HTTP `/stats` on `scenario.host`; default `scenario.port` (tcpserver's WebSocket port has no /stats). */
+  statsPort?: number;
   /** Warnings and notes, one line each (default: stderr with a `[loadgen]` prefix). */
   log?: (line: string) => void;
   /** Aborting ends the measured phase at once; drain and report still happen. */
@@ -119,7 +121,7 @@ export async function runLoad(scenario: Scenario, options: RunOptions = {}): Pro
   const rooms = roomNames(scenario);
   const metrics = new MetricsCollector();
   const pool = new WorkerPool({ scenario, rooms, metrics, tag: randomBytes(4).toString('hex'), timeoutMs, log });
-  const sampler = new ServerSampler({ host: scenario.host, port: scenario.port, pid: options.serverPid, everyMs });
+  const sampler = new ServerSampler({ host: scenario.host, port: options.statsPort ?? scenario.port, pid: options.serverPid, everyMs });
   const stopSignal = options.signal;
 
   // ---- progress, keep-alive and CPU watch, once a second

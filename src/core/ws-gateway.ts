@@ -1,0 +1,321 @@
+/**
+ * The WebSocket transport (PROTOCOL.md §7) on uWebSockets.js: a second
+ * listener, on its own port (`ws_host:ws_port`, when `ws_enabled`), whose
+ * connections are the server's ordinary `Connection`s. Each WebSocket
+ * message carries one envelope: a text message is the envelope's JSON, a
+ * binary message is `flags` + body as in §2, with the same limits and codec
+ * agreement. The core's own path (onBody → dispatch, the rate limit, the
+ * error budget, the slow-consumer policy, heartbeats) handles them.
+ *
+ * Sockets are uWS's, in C++: reads arrive as one callback per message.
+ * Writes are coalesced as the async-I/O service does for TCP, but per
+ * message: what the server sends a WebSocket within one event-loop turn is
+ * queued and sent at the end of the turn (one setImmediate for all sockets)
+ * inside `ws.cork`, so each socket gets one syscall per turn however many
+ * messages it was sent. Without this, a fan-out is one syscall per recipient
+ * per message, and the multi-room benchmark saturated the server's core
+ * (bench/macro/multiroom-vs-uws.ts, docs/performance.md). uWS's own pub/sub
+ * batches the same way. The async-I/O service's writer is not used for these
+ * connections: it concatenates frames, which would merge messages.
+ */
+import { App, us_listen_socket_close, us_socket_local_port, type TemplatedApp, type us_listen_socket, type WebSocket } from 'uWebSockets.js';
+
+/** What the gateway needs from the server; the server is the only implementation. */
+export interface WsHandlers<C> {
+  /** A WebSocket opened: the server makes (and pools) its Connection. */
+  open(socket: WsSocket<C>): C;
+  /**
+   * One inbound message. `body` views uWS's memory and is valid only during
+   * this call: a handler that keeps it past return must copy it.
+   */
+  message(conn: C, body: Buffer, isBinary: boolean): void;
+  /** The WebSocket closed (any cause); no send after this. */
+  close(conn: C): void;
+  /** The WebSocket's send buffer drained (uWS `drain`). */
+  drain(conn: C): void;
+  /** A ping or pong control frame came in (uWS answers pings itself): inbound bytes, so liveness (PROTOCOL.md §3). */
+  alive(conn: C): void;
+}
+
+/** uWS user data of one WebSocket: its adapter, set in `open`. */
+interface UserData<C> {
+  socket: WsSocket<C> | null;
+}
+
+/** WebSocket close codes (RFC 6455 §7.4.1) the server uses. */
+const CLOSE_NORMAL = 1000;
+
+/** Sockets with queued messages, flushed by one setImmediate per turn. */
+let dirty: WsSocket<unknown>[] = [];
+let flushScheduled = false;
+/** The socket whose queue corkedSend sends (a module-level function, not a closure per flush). */
+let corkTarget: WsSocket<unknown> | null = null;
+
+function flushDirty(): void {
+  flushScheduled = false;
+  const list = dirty;
+  dirty = [];
+  for (const s of list) s.flush();
+}
+
+function corkedSend(): void {
+  corkTarget!.sendQueued();
+}
+
+/**
+ * One WebSocket, with the part of `net.Socket`'s surface the server uses on
+ * any connection (pause / resume / end / destroy), so the core's lifecycle
+ * code serves both transports.
+ *
+ * `end` and `destroy` call uWS on the next turn (setImmediate): uWS runs the
+ * close handler inside `ws.end()` / `ws.close()`, and the server's close
+ * handling (leaving rooms, freeing the pool slot) must not run inside a
+ * fan-out or a sweep that is iterating those sets, just as a `net.Socket`'s
+ * 'close' event comes later. Until then nothing more is sent.
+ */
+export class WsSocket<C> {
+  /** Set by the server right after `open`. */
+  conn!: C;
+  /** The remote address as text (IPv4 dotted, IPv6 as uWS prints it). */
+  readonly remoteAddress: string;
+  /** Outbound messages are binary (flags + body, §2) rather than text JSON; fixed by the client's first message. */
+  binary = false;
+  #ws: WebSocket<UserData<C>> | null;
+  /** end() or destroy() was called: nothing more is sent. */
+  #ending = false;
+  #paused = false;
+  /** Frames (TCP form, see send) queued this turn; null when none. */
+  #queue: Buffer[] | null = null;
+  /** Payload bytes in #queue. */
+  #queuedBytes = 0;
+  /** uWS's backpressure after the last flush, bytes. */
+  #buffered = 0;
+
+  /** @param ws the uWS WebSocket, valid until its close handler runs */
+  constructor(ws: WebSocket<UserData<C>>) {
+    this.#ws = ws;
+    this.remoteAddress = Buffer.from(ws.getRemoteAddressAsText()).toString('latin1');
+  }
+
+  /** True once closed, or once end() / destroy() was called. */
+  get destroyed(): boolean {
+    return this.#ws === null || this.#ending;
+  }
+
+  /**
+   * Queues one frame, to go out as one WebSocket message at the end of this
+   * event-loop turn. `frame` is in the TCP form of the connection's mode, as
+   * the core encodes it: a binary frame (u32 length, flags, body: sent as a
+   * binary message without the length) or a json-lines line (sent as a text
+   * message without its `\n`). It is not modified, so a broadcast Buffer is
+   * shared by every recipient; uWS copies it when it is sent.
+   * @returns bytes not yet taken by the kernel: queued here plus uWS's backpressure as of the last flush
+   */
+  send(frame: Buffer): number {
+    if (this.#ws === null || this.#ending) return 0;
+    if (this.#queue === null) {
+      this.#queue = [frame];
+      dirty.push(this as WsSocket<unknown>);
+      if (!flushScheduled) {
+        flushScheduled = true;
+        setImmediate(flushDirty);
+      }
+    } else this.#queue.push(frame);
+    this.#queuedBytes += frame.length;
+    return this.#queuedBytes + this.#buffered;
+  }
+
+  /** Bytes not yet taken by the kernel: queued this turn plus uWS's backpressure (0 once closed). */
+  get bufferedAmount(): number {
+    if (this.#ws === null) return 0;
+    return this.#queuedBytes + this.#ws.getBufferedAmount();
+  }
+
+  /** @internal Sends the queue now, corked (one syscall); from the turn's flush, end() and destroy(). */
+  flush(): void {
+    const ws = this.#ws;
+    if (this.#queue === null || ws === null) {
+      this.#queue = null;
+      this.#queuedBytes = 0;
+      return;
+    }
+    corkTarget = this as WsSocket<unknown>;
+    ws.cork(corkedSend);
+    corkTarget = null;
+    this.#buffered = ws.getBufferedAmount();
+  }
+
+  /** @internal From flush, inside ws.cork. */
+  sendQueued(): void {
+    const ws = this.#ws!;
+    const q = this.#queue!;
+    this.#queue = null;
+    this.#queuedBytes = 0;
+    if (this.binary) for (let i = 0; i < q.length; i++) ws.send(q[i]!.subarray(4), true);
+    else for (let i = 0; i < q.length; i++) ws.send(q[i]!.subarray(0, q[i]!.length - 1), false);
+  }
+
+  /**
+   * uWS cannot stop reading one WebSocket, so this only records the wish:
+   * a client over its rate keeps getting `rate_limited` per message instead
+   * of TCP backpressure, and the slow-consumer budget bounds what it costs.
+   */
+  pause(): this {
+    this.#paused = true;
+    return this;
+  }
+
+  /** See pause(). */
+  resume(): this {
+    this.#paused = false;
+    return this;
+  }
+
+  /** True between pause() and resume(). */
+  isPaused(): boolean {
+    return this.#paused;
+  }
+
+  /** Not used by WebSocket connections (text mode's keepalive); here for the shared surface. */
+  setKeepAlive(): this {
+    return this;
+  }
+
+  /**
+   * Sends `last` (in the connection's TCP form, see send) and then a close
+   * frame with code 1000, on the next turn.
+   */
+  end(last?: Buffer): this {
+    if (this.#ending || this.#ws === null) return this;
+    if (last !== undefined) this.send(last);
+    this.flush();
+    this.#ending = true;
+    setImmediate(closeLater, this, true);
+    return this;
+  }
+
+  /** Drops the connection without a close frame (uWS `close()`), on the next turn. */
+  destroy(): this {
+    if (this.#ws === null) return this;
+    this.#ending = true;
+    setImmediate(closeLater, this, false);
+    return this;
+  }
+
+  /** @internal from closeLater: the deferred uWS call */
+  finish(graceful: boolean): void {
+    const ws = this.#ws;
+    if (ws === null) return;
+    if (graceful) ws.end(CLOSE_NORMAL);
+    else ws.close();
+  }
+
+  /** @internal from the close handler: the uWS object is gone. */
+  closed(): void {
+    this.#ws = null;
+    this.#ending = true;
+    this.#queue = null;
+    this.#queuedBytes = 0;
+  }
+}
+
+function closeLater(socket: WsSocket<unknown>, graceful: boolean): void {
+  socket.finish(graceful);
+}
+
+/** Options of a WsGateway. */
+export interface WsGatewayOptions {
+  host: string;
+  /** 0: a free port. */
+  port: number;
+  /** Largest message accepted, bytes: max_frame_bytes + 1 (the flags byte of a binary message, §7 "the same limits"). uWS closes the connection (code 1009) on a larger one. */
+  maxPayloadBytes: number;
+  /**
+   * uWS's own backpressure cap, bytes. It must stay above the server's
+   * slow-consumer budget plus a frame, so the server's check (which answers
+   * `slow_consumer`) acts first and uWS never drops a message silently.
+   */
+  maxBackpressureBytes: number;
+}
+
+/** The WebSocket listener. */
+export class WsGateway<C> {
+  readonly #app: TemplatedApp;
+  #listen: us_listen_socket | null = null;
+
+  /**
+   * @param options where to listen and the limits
+   * @param handlers the server's side
+   */
+  constructor(
+    private readonly options: WsGatewayOptions,
+    handlers: WsHandlers<C>,
+  ) {
+    this.#app = App();
+    this.#app.ws<UserData<C>>('/*', {
+      compression: 0, // uWS.DISABLED: §7 codecs are per message, in the flags byte
+      maxPayloadLength: options.maxPayloadBytes,
+      maxBackpressure: options.maxBackpressureBytes,
+      closeOnBackpressureLimit: false,
+      // Liveness is the server's own heartbeat (PROTOCOL.md §3 ping / idle_timeout), as on TCP.
+      idleTimeout: 0,
+      sendPingsAutomatically: false,
+      upgrade: (res, req, context) => {
+        const data: UserData<C> = { socket: null };
+        res.upgrade(data, req.getHeader('sec-websocket-key'), req.getHeader('sec-websocket-protocol'), req.getHeader('sec-websocket-extensions'), context);
+      },
+      open: (ws) => {
+        const socket = new WsSocket<C>(ws);
+        ws.getUserData().socket = socket;
+        socket.conn = handlers.open(socket);
+      },
+      message: (ws, message, isBinary) => {
+        const socket = ws.getUserData().socket!;
+        if (!socket.destroyed) handlers.message(socket.conn, Buffer.from(message), isBinary);
+      },
+      drain: (ws) => {
+        handlers.drain(ws.getUserData().socket!.conn);
+      },
+      ping: (ws) => {
+        handlers.alive(ws.getUserData().socket!.conn);
+      },
+      pong: (ws) => {
+        handlers.alive(ws.getUserData().socket!.conn);
+      },
+      close: (ws) => {
+        const data = ws.getUserData();
+        const socket = data.socket!;
+        data.socket = null;
+        socket.closed();
+        handlers.close(socket.conn);
+      },
+    });
+    this.#app.any('/*', (res) => {
+      res.writeStatus('426 Upgrade Required').writeHeader('content-type', 'text/plain').end('this port speaks WebSocket only (PROTOCOL.md §7); HTTP endpoints are on tcp_port\n', true);
+    });
+  }
+
+  /**
+   * Binds the listener.
+   * @returns the bound address (the real port when the option was 0)
+   * @throws Error when the port cannot be bound
+   */
+  listen(): Promise<{ host: string; port: number }> {
+    const { host, port } = this.options;
+    return new Promise((resolve, reject) => {
+      this.#app.listen(host, port, (ls) => {
+        if (ls === false) return reject(new Error(`WebSocket listener could not bind ${host}:${port}`));
+        this.#listen = ls;
+        resolve({ host, port: us_socket_local_port(ls as never) });
+      });
+    });
+  }
+
+  /** Stops accepting; open WebSockets are closed by the server (end / destroy). */
+  stopListening(): void {
+    if (this.#listen !== null) {
+      us_listen_socket_close(this.#listen);
+      this.#listen = null;
+    }
+  }
+}
