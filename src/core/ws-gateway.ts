@@ -63,6 +63,15 @@ function corkedSend(): void {
 }
 
 /**
+ * The last frame queued and its message view: a fan-out queues one shared
+ * frame for many sockets in a row, so the view is made once, not once per
+ * recipient. A frame Buffer is only ever one kind (a binary frame or a
+ * json-lines line), so its view does not depend on the socket.
+ */
+let memoFrame: Buffer | null = null;
+let memoView: Buffer | null = null;
+
+/**
  * One WebSocket, with the part of `net.Socket`'s surface the server uses on
  * any connection (pause / resume / end / destroy), so the core's lifecycle
  * code serves both transports.
@@ -84,11 +93,11 @@ export class WsSocket<C> {
   /** end() or destroy() was called: nothing more is sent. */
   #ending = false;
   #paused = false;
-  /** Frames (TCP form, see send) queued this turn; null when none. */
+  /** Message payloads (frames without their TCP framing, see send) queued this turn; null when none. */
   #queue: Buffer[] | null = null;
-  /** Payload bytes in #queue. */
+  /** Bytes in #queue. */
   #queuedBytes = 0;
-  /** uWS's backpressure after the last flush, bytes. */
+  /** uWS's backpressure as last read, bytes: after a flush that met backpressure, else 0. */
   #buffered = 0;
 
   /** @param ws the uWS WebSocket, valid until its close handler runs */
@@ -112,16 +121,26 @@ export class WsSocket<C> {
    * @returns bytes not yet taken by the kernel: queued here plus uWS's backpressure as of the last flush
    */
   send(frame: Buffer): number {
-    if (this.#ws === null || this.#ending) return 0;
+    const ws = this.#ws;
+    if (ws === null || this.#ending) return 0;
+    let view: Buffer;
+    if (frame === memoFrame) view = memoView!;
+    else {
+      view = this.binary ? frame.subarray(4) : frame.subarray(0, frame.length - 1);
+      memoFrame = frame;
+      memoView = view;
+    }
     if (this.#queue === null) {
-      this.#queue = [frame];
+      this.#queue = [view];
       dirty.push(this as WsSocket<unknown>);
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flushDirty);
       }
-    } else this.#queue.push(frame);
-    this.#queuedBytes += frame.length;
+    } else this.#queue.push(view);
+    this.#queuedBytes += view.length;
+    // Only a socket that met backpressure has a count worth re-reading (it may have drained since).
+    if (this.#buffered > 0) this.#buffered = ws.getBufferedAmount();
     return this.#queuedBytes + this.#buffered;
   }
 
@@ -131,7 +150,7 @@ export class WsSocket<C> {
     return this.#queuedBytes + this.#ws.getBufferedAmount();
   }
 
-  /** @internal Sends the queue now, corked (one syscall); from the turn's flush, end() and destroy(). */
+  /** @internal Sends the queue now, corked (one syscall); from the turn's flush and from end(). */
   flush(): void {
     const ws = this.#ws;
     if (this.#queue === null || ws === null) {
@@ -142,17 +161,19 @@ export class WsSocket<C> {
     corkTarget = this as WsSocket<unknown>;
     ws.cork(corkedSend);
     corkTarget = null;
-    this.#buffered = ws.getBufferedAmount();
   }
 
   /** @internal From flush, inside ws.cork. */
   sendQueued(): void {
     const ws = this.#ws!;
     const q = this.#queue!;
+    const binary = this.binary;
     this.#queue = null;
     this.#queuedBytes = 0;
-    if (this.binary) for (let i = 0; i < q.length; i++) ws.send(q[i]!.subarray(4), true);
-    else for (let i = 0; i < q.length; i++) ws.send(q[i]!.subarray(0, q[i]!.length - 1), false);
+    // send: 1 sent, 0 sent but buffered by uWS (backpressure), 2 dropped (cannot happen below maxBackpressureBytes).
+    let backpressure = this.#buffered > 0;
+    for (let i = 0; i < q.length; i++) if (ws.send(q[i]!, binary) !== 1) backpressure = true;
+    this.#buffered = backpressure ? ws.getBufferedAmount() : 0;
   }
 
   /**

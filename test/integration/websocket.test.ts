@@ -14,6 +14,8 @@ import type { Envelope } from '../../src/core/envelope.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createServer, type ChatServer, type ConfigInput } from '../../src/index.js';
 import pino from 'pino';
+import { runLoad } from '../../src/loadgen/run.js';
+import { resolveScenario } from '../../src/loadgen/scenarios.js';
 import { helloClient, join, sleep } from '../helpers/clients.js';
 
 /** A server with its TCP and WebSocket ports. */
@@ -309,6 +311,21 @@ describe('WebSocket transport (PROTOCOL.md §7)', () => {
     open.splice(0);
     await expect(WsClient.connect(wsPort)).rejects.toThrow();
   });
+
+  it('the load generator over ws (--protocol ws, --stats-port the TCP port): every chat delivered once, in order; /stats read', async () => {
+    const { server, port, wsPort } = await start();
+    const scenario = resolveScenario({ scenario: 'multi-room', protocol: 'ws', host: '127.0.0.1', port: wsPort, clients: 8, rooms: 2, probes: 2, ramp: '100/s', duration: '2s', msg_interval: '100ms', msg_size: 64 });
+    const out = await runLoad({ ...scenario, slo: {} }, { log: () => {}, serverPid: null, statsPort: port, drainTimeoutMs: 5000, sampleEveryMs: 250 });
+    const t = out.result.totals;
+    expect(t.sent).toBeGreaterThan(0);
+    expect(t.acked).toBe(t.sent);
+    expect([t.errors, t.lost, t.duplicated, t.out_of_order, t.disconnects]).toEqual([0, 0, 0, 0, 0]);
+    for (const room of out.rooms) {
+      expect(room.counters_short + room.counters_over + room.counters_unchecked).toBe(0);
+    }
+    expect(out.notes.filter((n) => n.includes('/stats'))).toEqual([]);
+    expect(server.stats().messages_total).toBe(t.acked);
+  }, 20_000);
 
   it('an HTTP request that is not an upgrade gets 426 and a hint', async () => {
     const { wsPort } = await start();
