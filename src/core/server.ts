@@ -260,6 +260,11 @@ export class ChatServer {
       this.setMode(conn, isBinary ? 'binary' : 'json');
       if (conn.closing) return;
     }
+    // TCP stops reading at BACKLOG_PAUSE envelopes waiting behind an asynchronous step (zstd inflate, an async
+    // plugin); uWS cannot stop reading one WebSocket, so past it a message is refused, which keeps memory bounded.
+    if (conn.backlogSize >= BACKLOG_PAUSE) {
+      return this.sendError(conn, 'rate_limited', `more than ${BACKLOG_PAUSE} envelopes waiting behind an asynchronous step; this message was not processed`);
+    }
     const max = this.config.max_frame_bytes;
     if (!isBinary) {
       if (body.length > max) return this.fatal(conn, new ProtocolError('frame_too_large', `text message of ${body.length} bytes exceeds max_frame_bytes (${max})`));

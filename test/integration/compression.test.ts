@@ -10,6 +10,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { compress as zstdCompress, decompress as zstdDecompress } from '@mongodb-js/zstd';
+import { zstdWithSize } from '../helpers/codecs.js';
 import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/index.js';
@@ -28,19 +29,6 @@ function wireFrame(body: Buffer, flags: number): Buffer {
   out[4] = flags;
   body.copy(out, 5);
   return out;
-}
-
-/**
- * A zstd frame with a 4-byte Frame_Content_Size: @mongodb-js/zstd leaves the
- * field out (Window_Descriptor present, no dictionary), so it is spliced in
- * after the Window_Descriptor.
- */
-async function zstdWithSize(body: Buffer): Promise<Buffer> {
-  const f = await zstdCompress(body, 3);
-  if (f[4]! !== 0) throw new Error(`unexpected zstd header 0x${f[4]!.toString(16)}`);
-  const size = Buffer.alloc(4);
-  size.writeUInt32LE(body.length);
-  return Buffer.concat([f.subarray(0, 4), Buffer.from([0x80, f[5]!]), size, f.subarray(6)]);
 }
 
 /** The body of `obj` encoded with `codec`. */

@@ -17,6 +17,7 @@ import pino from 'pino';
 import { runLoad } from '../../src/loadgen/run.js';
 import { resolveScenario } from '../../src/loadgen/scenarios.js';
 import { helloClient, join, sleep } from '../helpers/clients.js';
+import { zstdWithSize } from '../helpers/codecs.js';
 
 /** A server with its TCP and WebSocket ports. */
 interface Running {
@@ -194,6 +195,35 @@ describe('WebSocket transport (PROTOCOL.md §7)', () => {
     expect((await c.next('ack'))?.env).toMatchObject({ id: 'p1', seq: 1 });
     const chat = await c.next('chat');
     expect(chat).toMatchObject({ binary: true, flags: 0, env: { text: 'packed' } });
+  });
+
+  it('zstd bodies inflate asynchronously in order; past 64 waiting behind them a message gets rate_limited (uWS cannot pause reads), none is lost', async () => {
+    const { wsPort } = await start({ service_compression: 'native', rate_msgs_per_sec: 100000, rate_burst: 100000 });
+    const c = await WsClient.connect(wsPort);
+    c.sendBinary(0, Buffer.from(JSON.stringify({ type: 'hello', codecs: ['zstd'] })));
+    expect((await c.next('welcome'))?.env.codecs).toEqual(['zstd']);
+    const n = 1000;
+    const bodies = await Promise.all(Array.from({ length: n }, (_, i) => zstdWithSize(Buffer.from(JSON.stringify({ type: 'ping', t: i })))));
+    // Sent in one tick of this process (which also runs the server): uWS reads them many per read, faster than the thread pool inflates them.
+    for (const body of bodies) c.sendBinary(2, body);
+    const pongs: number[] = [];
+    let limited = 0;
+    const deadline = Date.now() + 10_000;
+    while (pongs.length + limited < n && Date.now() < deadline) {
+      const m = c.inbox.shift();
+      if (m === undefined) {
+        await sleep(5);
+        continue;
+      }
+      if (m.env.type === 'pong') pongs.push(m.env.t as number);
+      else if (m.env.type === 'error' && m.env.code === 'rate_limited') limited++;
+      else throw new Error(`unexpected ${JSON.stringify(m.env)}`);
+    }
+    expect(pongs.length + limited).toBe(n);
+    expect(limited).toBeGreaterThan(0);
+    // Every processed envelope was answered in arrival order.
+    expect(pongs).toEqual([...pongs].sort((a, b) => a - b));
+    expect(c.closeCode).toBeNull();
   });
 
   it('a text message may also come on a binary connection, and the reverse', async () => {
