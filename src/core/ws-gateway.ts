@@ -258,7 +258,7 @@ export interface WsGatewayOptions {
   host: string;
   /** 0: a free port. */
   port: number;
-  /** Largest message accepted, bytes: max_frame_bytes + 1 (the flags byte of a binary message, §7 "the same limits"). uWS closes the connection (code 1009) on a larger one. */
+  /** Largest message accepted, bytes: max_frame_bytes + 1 (the flags byte of a binary message, §7 "the same limits"). uWS drops the TCP connection on a larger one, without a close frame (clients see 1006; docs/protocol.md, Known deviations). */
   maxPayloadBytes: number;
   /**
    * uWS's own backpressure cap, bytes. It must stay above the server's
