@@ -23,7 +23,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WIRE_ERRORS, type Envelope } from '../../src/index.js';
 import { detectMode, type Mode } from '../../src/core/mode-detect.js';
-import { frame, helloClient, httpRequest, join, sleep, startServer, type FrameClient, type TestServer } from '../helpers/clients.js';
+import { envelopeProblems } from '../helpers/checks.js';
+import { chunk, frame, helloClient, httpRequest, join, sleep, startServer, type FrameClient, type TestServer } from '../helpers/clients.js';
 
 const FUZZ_RUNS = Number(process.env.FUZZ_RUNS) > 0 ? Number(process.env.FUZZ_RUNS) : 0;
 /** fast-check batches (1–6 connections each). */
@@ -136,18 +137,6 @@ const scriptArb: fc.Arbitrary<Script> = fc.record({
   ending: fc.constantFrom<Ending>('fin', 'destroy', 'linger'),
 });
 
-function chunk(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = cuts.map((c) => c % (buf.length + 1)).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    if (p > prev) out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  if (prev < buf.length) out.push(buf.subarray(prev));
-  return out;
-}
-
 // ------------------------------------------------------------------ running a script
 
 interface Outcome {
@@ -195,20 +184,6 @@ async function play(port: number, s: Script): Promise<Outcome> {
 
 // ------------------------------------------------------------------ checking what came back
 
-/** Problems with one outbound envelope (PROTOCOL.md §3). */
-function envelopeProblems(v: unknown): string[] {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return [`not an object: ${JSON.stringify(v)}`];
-  const env = v as Envelope;
-  if (typeof env.type !== 'string') return [`no string type: ${JSON.stringify(v)}`];
-  if (env.type !== 'error') return [];
-  const code = env.code as keyof typeof WIRE_ERRORS;
-  if (typeof code !== 'string' || !(code in WIRE_ERRORS)) return [`unknown error code ${String(code)}`];
-  const problems: string[] = [];
-  if (env.fatal !== WIRE_ERRORS[code]) problems.push(`${code} with fatal ${String(env.fatal)}`);
-  if (typeof env.message !== 'string') problems.push(`${code} without a message`);
-  if (env.ref !== undefined && typeof env.ref !== 'string') problems.push(`${code} with a non-string ref`);
-  return problems;
-}
 
 /** Everything wrong with `o.out` for a connection in `mode`. */
 function outputProblems(mode: Mode | null, o: Outcome): string[] {

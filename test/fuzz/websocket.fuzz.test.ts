@@ -40,16 +40,15 @@
  * shrunk scripts.
  */
 import { isUtf8 } from 'node:buffer';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import fc from 'fast-check';
 import { compressSync as lz4Compress, uncompressSync as lz4Uncompress } from 'lz4-napi';
 import { decompress as zstdDecompress } from '@mongodb-js/zstd';
 import pino from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { createServer, WIRE_ERRORS, type ChatServer, type Envelope } from '../../src/index.js';
-import { helloClient, httpRequest, join, sleep, type FrameClient } from '../helpers/clients.js';
+import { createServer, type ChatServer, type Envelope } from '../../src/index.js';
+import { chunk, helloClient, httpRequest, join, sleep, type FrameClient } from '../helpers/clients.js';
+import { envelopeProblems, fullGc as gc } from '../helpers/checks.js';
 import { zstdWithSize } from '../helpers/codecs.js';
 
 const FUZZ_RUNS = Number(process.env.FUZZ_RUNS) > 0 ? Number(process.env.FUZZ_RUNS) : 0;
@@ -262,18 +261,6 @@ const scriptArb: fc.Arbitrary<Script> = fc.record({
   settle: fc.boolean(),
 });
 
-function chunk(buf: Buffer, cuts: number[]): Buffer[] {
-  const points = cuts.map((c) => c % (buf.length + 1)).sort((a, b) => a - b);
-  const out: Buffer[] = [];
-  let prev = 0;
-  for (const p of points) {
-    if (p > prev) out.push(buf.subarray(prev, p));
-    prev = p;
-  }
-  if (prev < buf.length) out.push(buf.subarray(prev));
-  return out;
-}
-
 // ------------------------------------------------------------------ running a script
 
 async function materialize(w: Wire): Promise<Sent> {
@@ -347,20 +334,6 @@ async function play(wsPort: number, s: Script): Promise<Outcome> {
 
 // ------------------------------------------------------------------ checking what came back
 
-/** Problems with one outbound envelope (PROTOCOL.md §3). */
-function envelopeProblems(v: unknown): string[] {
-  if (v === null || typeof v !== 'object' || Array.isArray(v)) return [`not an object: ${JSON.stringify(v)}`];
-  const env = v as Envelope;
-  if (typeof env.type !== 'string') return [`no string type: ${JSON.stringify(v)}`];
-  if (env.type !== 'error') return [];
-  const code = env.code as keyof typeof WIRE_ERRORS;
-  if (typeof code !== 'string' || !(code in WIRE_ERRORS)) return [`unknown error code ${String(code)}`];
-  const problems: string[] = [];
-  if (env.fatal !== WIRE_ERRORS[code]) problems.push(`${code} with fatal ${String(env.fatal)}`);
-  if (typeof env.message !== 'string') problems.push(`${code} without a message`);
-  if (env.ref !== undefined && typeof env.ref !== 'string') problems.push(`${code} with a non-string ref`);
-  return problems;
-}
 
 /** True for a message uWS refuses inside its parser, before the server sees it: it drops the TCP connection. */
 function refusedByUws(m: Sent): boolean {
@@ -529,19 +502,6 @@ async function healthyChat(): Promise<void> {
   }
 }
 
-/**
- * A full GC, so that RSS shows what is live rather than how far behind the
- * collector is (the batches make some hundred MB of short-lived garbage in
- * this process, clients' and server's together; as slow-consumer.test.ts does).
- */
-const gc: () => void = (() => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as () => void;
-  } catch {
-    return () => {};
-  }
-})();
 
 let rss0 = 0;
 

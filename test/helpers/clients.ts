@@ -45,6 +45,23 @@ export async function startServer(
 /** Resolves after `ms`. */
 export const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * Splits `buf` at the given offsets (each taken modulo buf.length + 1, in
+ * any order; repeats and 0 are ignored): the pieces a fuzz test sends as
+ * separate writes.
+ */
+export function chunk(buf: Buffer, cuts: number[]): Buffer[] {
+  const points = cuts.map((c) => c % (buf.length + 1)).sort((a, b) => a - b);
+  const out: Buffer[] = [];
+  let prev = 0;
+  for (const p of points) {
+    if (p > prev) out.push(buf.subarray(prev, p));
+    prev = p;
+  }
+  if (prev < buf.length) out.push(buf.subarray(prev));
+  return out;
+}
+
 /** Encodes one binary frame (PROTOCOL.md §2). */
 export function frame(obj: unknown, flags = 0): Buffer {
   const body = Buffer.from(JSON.stringify(obj));

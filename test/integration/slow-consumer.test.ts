@@ -16,10 +16,9 @@
  * readers' own traffic (~300 MiB through 50 in-process sockets), so its bound
  * is a sanity check; the slow consumer's closure is asserted directly.
  */
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Envelope } from '../../src/index.js';
+import { fullGc as gc } from '../helpers/checks.js';
 import { FrameClient, httpRequest, join, sleep, startServer, type TestServer } from '../helpers/clients.js';
 
 const MiB = 1024 * 1024;
@@ -108,19 +107,6 @@ class StreamClient extends FrameClient {
   }
 }
 
-/**
- * A full GC, so that RSS shows what is live rather than how far behind the
- * collector is (the stream makes hundreds of MiB of short-lived garbage in
- * this process: the clients' reads and parses as much as the server's).
- */
-const gc: () => void = (() => {
-  try {
-    v8.setFlagsFromString('--expose-gc');
-    return vm.runInNewContext('gc') as () => void;
-  } catch {
-    return () => {};
-  }
-})();
 
 /** Peak RSS over a run: sampled every 5 ms when the event loop lets it, with a full GC every 100 ms. */
 function rssSampler(): { baseline: number; peak: () => number; stop: () => void } {
