@@ -89,6 +89,8 @@ export class ChatServer {
   /** Frame parsers between connections' frames, reused (see onData). */
   private readonly parsers: FrameParserPool;
   private readonly alloc: (size: number) => Buffer;
+  /** Bytes queued for one client past which it is a slow consumer: max_outbound_bytes, twice that under policy `drop` (where only chat frames are dropped). */
+  private readonly outboundLimit: number;
   private readonly shape: { maxDepth: number; maxKeys: number };
 
   /**
@@ -98,6 +100,7 @@ export class ChatServer {
    */
   constructor(config: Config, options: ServerOptions) {
     this.config = config;
+    this.outboundLimit = config.max_outbound_bytes * (config.slow_consumer_policy === 'drop' ? 2 : 1);
     this.parsers = new FrameParserPool(config.max_frame_bytes);
     this.logger = options.logger;
     this.services = createServices<Connection>(config, {
@@ -135,24 +138,20 @@ export class ChatServer {
     this.tcp = net.createServer({ noDelay: true }, (socket) => this.onConnection(socket));
     this.tcp.on('error', (err) => this.logger.error({ err }, 'listener error'));
     if (config.ws_enabled) {
-      const budget = config.max_outbound_bytes * (config.slow_consumer_policy === 'drop' ? 2 : 1);
       this.ws = new WsGateway<Connection>(
         {
           host: config.ws_host,
           port: config.ws_port,
           maxPayloadBytes: config.max_frame_bytes + 1,
           // The budget, the frame that crosses it and the fatal error after it (see writeNow).
-          maxBackpressureBytes: budget + 2 * (config.max_frame_bytes + 1) + 4096,
+          maxBackpressureBytes: this.outboundLimit + 2 * (config.max_frame_bytes + 1) + 4096,
         },
         {
           open: (socket) => this.onWsOpen(socket),
           message: (conn, body, isBinary) => this.onWsMessage(conn, body, isBinary),
           close: (conn) => this.onClose(conn),
           drain: (conn) => this.onDrain(conn),
-          alive: (conn) => {
-            conn.lastInboundMs = Date.now();
-            conn.pingSentMs = 0;
-          },
+          alive: (conn) => this.heard(conn),
         },
       );
     }
@@ -253,8 +252,7 @@ export class ChatServer {
    */
   private onWsMessage(conn: Connection, body: Buffer, isBinary: boolean): void {
     if (conn.closing) return;
-    conn.lastInboundMs = Date.now();
-    conn.pingSentMs = 0;
+    this.heard(conn);
     if (!conn.detected) {
       (conn.socket as WsSocket<Connection>).binary = isBinary;
       this.setMode(conn, isBinary ? 'binary' : 'json');
@@ -277,11 +275,16 @@ export class ChatServer {
     this.onFrame(conn, flags, (flags & 0x03) === 0 ? body.subarray(1) : Buffer.from(body.subarray(1)));
   }
 
+  /** Inbound bytes: liveness (PROTOCOL.md §3: any inbound bytes count; an outstanding ping is answered). */
+  private heard(conn: Connection): void {
+    conn.lastInboundMs = Date.now();
+    conn.pingSentMs = 0;
+  }
+
   /** Called for every inbound chunk. */
   onData(conn: Connection, chunk: Buffer): void {
     if (conn.closing) return;
-    conn.lastInboundMs = Date.now();
-    conn.pingSentMs = 0;
+    this.heard(conn);
     if (!conn.detected) {
       const buf = conn.detectBuf ? Buffer.concat([conn.detectBuf, chunk]) : chunk;
       const mode = detectMode(buf);
@@ -767,7 +770,7 @@ export class ChatServer {
       writer.write(socket, buf);
       pending = writer.pending(socket);
     }
-    const limit = this.config.max_outbound_bytes * (this.config.slow_consumer_policy === 'drop' ? 2 : 1);
+    const limit = this.outboundLimit;
     if (pending > limit) {
       this.services.monitor.recordSlowConsumer();
       this.fatal(conn, new ProtocolError('slow_consumer', `more than ${limit} bytes queued unread (max_outbound_bytes)`));
