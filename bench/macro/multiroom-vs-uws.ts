@@ -3,7 +3,8 @@
  * each member sending 20 msg/s: zero loss; end-to-end p99 no worse than
  * uWebSockets.js pub/sub measured in the same setup"). It runs our server and
  * the uWebSockets.js reference server (bench/reference/uws-pubsub.ts) in one
- * sitting, alternating A/B: ours, uWS, ours, uWS, …
+ * sitting, alternating: by default ours over TCP, ours over its WebSocket
+ * transport, uWS, then again (`--targets` picks and orders them).
  *
  * Every run uses the same plan, through the same load generator:
  * - a fresh server on a free port, pinned to core 0 (ServerProcess). Ours is
@@ -17,7 +18,9 @@
  *   scenario multi-room, 500 clients in 50 rooms, every client a sender
  *   every 50 ms (20 msg/s, jittered ±1/3), 64-byte texts, ramp 100/s,
  *   50 probes (one per room). It uses `--protocol tcp` (binary frames) for
- *   ours and `--protocol ws` for uWS, and `--server-pid` the server.
+ *   `ours`; `--protocol ws` for `ours-ws` (our server with `ws_enabled`,
+ *   loaded on its ws_port, /stats from its tcp_port) and for `uws`; and
+ *   `--server-pid` the server.
  *
  * Per run the table has:
  * - end-to-end latency p50/p95/p99/max: send stamp to a probe's receipt,
@@ -34,11 +37,11 @@
  * A run whose other CPU is above `--max-other` (default 15 %) was disturbed
  * (the machine is shared). It is listed, always left out of the medians, and
  * run again, up to `--retries` times. Then come the medians per server over
- * the clean runs and the ratio ours / uWS of the median p99.
+ * the clean runs and the ratio of each of ours to uWS's median p99.
  *
  * Run: `npm run build && node dist/bench/macro/multiroom-vs-uws.js
  *   [--repeat 3] [--duration 30s] [--wait-quiet 60s] [--max-other 15]
- *   [--retries 3] [--json FILE]`.
+ *   [--retries 3] [--targets ours,ours-ws,uws] [--json FILE]`.
  */
 import { spawn, spawnSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
