@@ -158,21 +158,14 @@ export class WsSocket<C> {
       this.#queuedBytes = 0;
       return;
     }
-    if (this.#queue.length === 1) {
-      // One message: uWS writes it in one syscall uncorked; cork's callback round trip would only add cost.
-      const view = this.#queue[0]!;
-      this.#queue = null;
-      this.#queuedBytes = 0;
-      const r = ws.send(view, this.binary);
-      this.#buffered = r !== 1 || this.#buffered > 0 ? ws.getBufferedAmount() : 0;
-      return;
-    }
+    // One message: uWS writes it in one syscall uncorked; cork's callback round trip would only add cost.
+    if (this.#queue.length === 1) return this.sendQueued();
     corkTarget = this as WsSocket<unknown>;
     ws.cork(corkedSend);
     corkTarget = null;
   }
 
-  /** @internal From flush, inside ws.cork. */
+  /** @internal From flush: sends the queue (inside ws.cork when it holds more than one message). */
   sendQueued(): void {
     const ws = this.#ws!;
     const q = this.#queue!;
