@@ -45,17 +45,28 @@ interface UserData<C> {
 /** WebSocket close codes (RFC 6455 §7.4.1) the server uses. */
 const CLOSE_NORMAL = 1000;
 
-/** Sockets with queued messages, flushed by one setImmediate per turn. */
-let dirty: WsSocket<unknown>[] = [];
+/** Longest per-socket queue array kept for reuse after a flush (entries); a longer one is dropped. */
+const QUEUE_KEEP = 64;
+
+/**
+ * Sockets with queued messages, flushed by one setImmediate per turn: the
+ * first `dirtyCount` entries. Kept and reused, like a socket's queue.
+ */
+const dirty: (WsSocket<unknown> | null)[] = [];
+let dirtyCount = 0;
 let flushScheduled = false;
 /** The socket whose queue corkedSend sends (a module-level function, not a closure per flush). */
 let corkTarget: WsSocket<unknown> | null = null;
 
 function flushDirty(): void {
   flushScheduled = false;
-  const list = dirty;
-  dirty = [];
-  for (const s of list) s.flush();
+  // Reads dirtyCount on every pass: a socket queued during the flush (were uWS to run a close handler
+  // that broadcasts) is appended and flushed by this same loop.
+  for (let i = 0; i < dirtyCount; i++) {
+    dirty[i]!.flush();
+    dirty[i] = null;
+  }
+  dirtyCount = 0;
 }
 
 function corkedSend(): void {
@@ -93,8 +104,16 @@ export class WsSocket<C> {
   /** end() or destroy() was called: nothing more is sent. */
   #ending = false;
   #paused = false;
-  /** Message payloads (frames without their TCP framing, see send) queued this turn; null when none. */
-  #queue: Buffer[] | null = null;
+  /**
+   * Message payloads (frames without their TCP framing, see send) queued this
+   * turn: the first #queued entries. The array is kept and reused from turn
+   * to turn (entries are cleared once sent), so queuing allocates nothing
+   * once it has grown: a fresh array per socket per turn was a quarter of
+   * the server's allocation in the multi-room benchmark (docs/performance.md).
+   */
+  #queue: (Buffer | null)[] = [];
+  /** Entries of #queue waiting to be sent. */
+  #queued = 0;
   /** Bytes in #queue. */
   #queuedBytes = 0;
   /** uWS's backpressure as last read, bytes: after a flush that met backpressure, else 0. */
@@ -130,14 +149,14 @@ export class WsSocket<C> {
       memoFrame = frame;
       memoView = view;
     }
-    if (this.#queue === null) {
-      this.#queue = [view];
-      dirty.push(this as WsSocket<unknown>);
+    if (this.#queued === 0) {
+      dirty[dirtyCount++] = this as WsSocket<unknown>;
       if (!flushScheduled) {
         flushScheduled = true;
         setImmediate(flushDirty);
       }
-    } else this.#queue.push(view);
+    }
+    this.#queue[this.#queued++] = view;
     this.#queuedBytes += view.length;
     // Only a socket that met backpressure has a count worth re-reading (it may have drained since).
     if (this.#buffered > 0) this.#buffered = ws.getBufferedAmount();
@@ -153,13 +172,9 @@ export class WsSocket<C> {
   /** @internal Sends the queue now, corked (one syscall); from the turn's flush and from end(). */
   flush(): void {
     const ws = this.#ws;
-    if (this.#queue === null || ws === null) {
-      this.#queue = null;
-      this.#queuedBytes = 0;
-      return;
-    }
+    if (this.#queued === 0 || ws === null) return this.clearQueue();
     // One message: uWS writes it in one syscall uncorked; cork's callback round trip would only add cost.
-    if (this.#queue.length === 1) return this.sendQueued();
+    if (this.#queued === 1) return this.sendQueued();
     corkTarget = this as WsSocket<unknown>;
     ws.cork(corkedSend);
     corkTarget = null;
@@ -168,14 +183,28 @@ export class WsSocket<C> {
   /** @internal From flush: sends the queue (inside ws.cork when it holds more than one message). */
   sendQueued(): void {
     const ws = this.#ws!;
-    const q = this.#queue!;
+    const q = this.#queue;
+    const n = this.#queued;
     const binary = this.binary;
-    this.#queue = null;
+    this.#queued = 0;
     this.#queuedBytes = 0;
     // send: 1 sent, 0 sent but buffered by uWS (backpressure), 2 dropped (cannot happen below maxBackpressureBytes).
     let backpressure = this.#buffered > 0;
-    for (let i = 0; i < q.length; i++) if (ws.send(q[i]!, binary) !== 1) backpressure = true;
+    for (let i = 0; i < n; i++) {
+      if (ws.send(q[i]!, binary) !== 1) backpressure = true;
+      q[i] = null; // uWS copied it: the frame (and its pooled slab) is not kept alive by this socket
+    }
+    // A burst's long array is not kept for the socket's lifetime.
+    if (n > QUEUE_KEEP) this.#queue = [];
     this.#buffered = backpressure ? ws.getBufferedAmount() : 0;
+  }
+
+  /** Drops what is queued (the socket closed before the flush). */
+  private clearQueue(): void {
+    if (this.#queued > QUEUE_KEEP) this.#queue = [];
+    else this.#queue.fill(null, 0, this.#queued);
+    this.#queued = 0;
+    this.#queuedBytes = 0;
   }
 
   /**
@@ -237,8 +266,7 @@ export class WsSocket<C> {
   closed(): void {
     this.#ws = null;
     this.#ending = true;
-    this.#queue = null;
-    this.#queuedBytes = 0;
+    this.clearQueue();
   }
 }
 

@@ -181,6 +181,34 @@ describe('WebSocket transport (PROTOCOL.md §7)', () => {
     t.end();
   });
 
+  it('many messages in one turn (a 300-message replay), then a few, then live chat: each arrives once, in seq order', async () => {
+    // The gateway reuses each socket's send queue between turns and drops a long one (ws-gateway.ts):
+    // a burst longer than the kept array, a short queue after it, and a live message must all come through whole.
+    const { port, wsPort } = await start();
+    const t = await helloClient(port, 'feeder');
+    await join(t, 'burst');
+    for (let i = 1; i <= 300; i++) t.send({ type: 'send_chat', room: 'burst', text: `m${i}`, id: `b${i}` });
+    for (let i = 0; i < 300; i++) expect(await t.next((m) => m.type === 'ack')).toBeTruthy();
+    const w = await WsClient.connect(wsPort);
+    w.send({ type: 'hello', nick: 'reader' });
+    await w.next('welcome');
+    w.send({ type: 'join_room', room: 'burst', since_seq: 0 });
+    expect((await w.next('joined'))?.env).toMatchObject({ seq: 300, recovered: true });
+    w.send({ type: 'history', room: 'burst', limit: 3 });
+    t.send({ type: 'send_chat', room: 'burst', text: 'live' });
+    const seqs: number[] = [];
+    for (let i = 0; i < 301; i++) {
+      const m = await w.next('chat');
+      expect(m?.env.text).toBe(i < 300 ? `m${i + 1}` : 'live');
+      seqs.push(m!.env.seq as number);
+    }
+    expect(seqs).toEqual(Array.from({ length: 301 }, (_, i) => i + 1));
+    const history = await w.next('history');
+    expect((history?.env.messages as Envelope[]).map((m) => m.seq)).toEqual([298, 299, 300]);
+    expect(w.inbox.filter((m) => m.env.type === 'chat')).toEqual([]);
+    t.end();
+  });
+
   it('binary messages: flags + body, codecs agreed in welcome, an lz4 body inflated; replies are binary', async () => {
     const { wsPort } = await start({ service_compression: 'native' });
     const c = await WsClient.connect(wsPort);

@@ -129,7 +129,7 @@ export class ChatRoomPlugin implements MessageProcessor {
         } else {
           api.broadcast(room, msg, { except: sender });
         }
-        for (const held of joining.values()) held.push(msg);
+        if (joining.size > 0) for (const held of joining.values()) held.push(msg);
       };
       lr = { listener, joining };
       this.local.set(room, lr);
@@ -198,15 +198,17 @@ export class ChatRoomPlugin implements MessageProcessor {
     const from = client.nick;
     // The ack goes out only once the engine has the message in the room log (PROTOCOL.md §3).
     return then(this.engine!.append(room, { from, dedupKey: from, text, id, origin: client }, Date.now()), (r) => {
+      if (!r.duplicate) {
+        ctx.metrics.recordMessage();
+        const echoed = client.echo ? this.echoed.get(client) : undefined;
+        if (echoed !== undefined && echoed.room === room && echoed.seq === r.seq) return; // acked and echoed by the room listener
+      }
       const ack: Envelope = { type: 'ack', room, seq: r.seq, ts: r.ts };
       if (id !== undefined) ack.id = id;
       if (r.duplicate) {
         ack.duplicate = true;
         return ctx.reply(ack);
       }
-      ctx.metrics.recordMessage();
-      const echoed = client.echo ? this.echoed.get(client) : undefined;
-      if (echoed !== undefined && echoed.room === room && echoed.seq === r.seq) return; // acked and echoed by the room listener
       ctx.reply(ack);
       if (client.echo) {
         const chat: Envelope = { type: 'chat', room, seq: r.seq, from, text, ts: r.ts };
