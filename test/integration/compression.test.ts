@@ -105,7 +105,7 @@ class CodecClient {
   readonly decodeErrors: string[] = [];
   closed = false;
   welcome: Envelope | null = null;
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private chain: Promise<void> = Promise.resolve();
   private waiters: { pred: (r: Received) => boolean; resolve: (r: Received | null) => void; timer: NodeJS.Timeout }[] = [];
 

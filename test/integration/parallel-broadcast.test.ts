@@ -23,7 +23,7 @@ interface Got {
 class Member {
   readonly got: Got[] = [];
   readonly errors: string[] = [];
-  private buf = Buffer.alloc(0);
+  private buf: Buffer = Buffer.alloc(0);
   private chain: Promise<void> = Promise.resolve();
   private constructor(readonly sock: net.Socket) {
     sock.on('data', (d: Buffer) => this.onData(d));

@@ -51,7 +51,7 @@ const scenarioArb = fc.record({
   initial: fc.array(fc.nat(7), { minLength: 5, maxLength: 5 }),
   ops: fc.array(opArb, { minLength: 1, maxLength: 80, size: 'max' }),
 });
-type Scenario = fc.infer<typeof scenarioArb>;
+type Scenario = typeof scenarioArb extends fc.Arbitrary<infer T> ? T : never;
 
 /** A run of one client's view of a room: seqs seen after a join, continued by recovered resumes. */
 interface Segment {
