@@ -26,6 +26,8 @@ import { CODEC_FLAGS, type CodecName } from '../services/compression/index.js';
 import { VERSION } from '../version.js';
 import { WsGateway, WsSocket } from './ws-gateway.js';
 
+/** The flags byte's codec bits (PROTOCOL.md §2): 0 plain, 1 lz4, 2 zstd. */
+const CODEC_BITS = 0x03;
 /** Longest period of the one sweep that runs heartbeats, idle limits and deadlines, ms (a quarter of heartbeat_ms when shorter). */
 const SWEEP_MAX_MS = 1000;
 /** The error budget's window, ms (PROTOCOL.md §3: at least 10 errors within 10 s). */
@@ -272,7 +274,7 @@ export class ChatServer {
     if (body.length === 0) return this.frameFatal(conn, new ProtocolError('bad_frame', 'empty binary message (no flags byte)'));
     const flags = body[0]!;
     // A compressed body may be inflated asynchronously (zstd): it must outlive uWS's buffer.
-    this.onFrame(conn, flags, (flags & 0x03) === 0 ? body.subarray(1) : Buffer.from(body.subarray(1)));
+    this.onFrame(conn, flags, (flags & CODEC_BITS) === 0 ? body.subarray(1) : Buffer.from(body.subarray(1)));
   }
 
   /** Inbound bytes: liveness (PROTOCOL.md §3: any inbound bytes count; an outstanding ping is answered). */
@@ -387,7 +389,7 @@ export class ChatServer {
   private onFrame(conn: Connection, flags: number, body: Buffer): void {
     const t0 = performance.now();
     if (flags & 0xfc) return this.frameFatal(conn, new ProtocolError('bad_frame', `reserved flag bits set (0x${flags.toString(16)})`));
-    const codec = flags & 0x03;
+    const codec = flags & CODEC_BITS;
     if (codec === 0) return this.onBody(conn, body, t0);
     // Only codecs agreed in welcome may be used (PROTOCOL.md §2).
     const name: CodecName | null = codec === 1 ? 'lz4' : codec === 2 ? 'zstd' : null;
@@ -810,6 +812,13 @@ export class ChatServer {
     return socket instanceof WsSocket ? socket.bufferedAmount : this.services.writer.pending(socket);
   }
 
+  /** Hands what was written to `conn` this turn to the kernel now (before an end or a shutdown) rather than at the end of the turn. */
+  private flushOutbound(conn: Connection): void {
+    const socket = conn.socket;
+    if (socket instanceof WsSocket) socket.flush();
+    else this.services.writer.flush(socket);
+  }
+
   /** The socket's buffer emptied: a dropping client gets its `gap` envelopes (PROTOCOL.md §3). */
   onDrain(conn: Connection): void {
     if (!conn.gaps || conn.closing) return;
@@ -870,7 +879,7 @@ export class ChatServer {
     conn.parser?.stop();
     conn.splitter?.stop();
     conn.socket.pause();
-    if (!(conn.socket instanceof WsSocket)) this.services.writer.flush(conn.socket);
+    this.flushOutbound(conn);
     if (last) conn.socket.end(last);
     else conn.socket.end();
     setTimeout(() => conn.socket.destroy(), FATAL_DESTROY_MS).unref();
@@ -1015,7 +1024,7 @@ export class ChatServer {
     for (const conn of this.openConnections()) {
       if (conn.closing || conn.mode === 'http' || !conn.detected) continue;
       this.send(conn, { type: 'shutdown', reconnect_ms: Math.floor(Math.random() * (jitter + 1)) });
-      if (!(conn.socket instanceof WsSocket)) this.services.writer.flush(conn.socket);
+      this.flushOutbound(conn);
       conn.parser?.stop();
       conn.splitter?.stop();
       conn.closing = true;

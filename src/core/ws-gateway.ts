@@ -169,7 +169,7 @@ export class WsSocket<C> {
     return this.#queuedBytes + this.#ws.getBufferedAmount();
   }
 
-  /** @internal Sends the queue now, corked (one syscall); from the turn's flush and from end(). */
+  /** Sends the queue now, corked (one syscall), instead of at the end of the turn: from the turn's flush, end(), and the server before a shutdown. */
   flush(): void {
     const ws = this.#ws;
     if (this.#queued === 0 || ws === null) return this.clearQueue();
@@ -190,21 +190,23 @@ export class WsSocket<C> {
     this.#queuedBytes = 0;
     // send: 1 sent, 0 sent but buffered by uWS (backpressure), 2 dropped (cannot happen below maxBackpressureBytes).
     let backpressure = this.#buffered > 0;
-    for (let i = 0; i < n; i++) {
-      if (ws.send(q[i]!, binary) !== 1) backpressure = true;
-      q[i] = null; // uWS copied it: the frame (and its pooled slab) is not kept alive by this socket
-    }
-    // A burst's long array is not kept for the socket's lifetime.
-    if (n > QUEUE_KEEP) this.#queue = [];
+    for (let i = 0; i < n; i++) if (ws.send(q[i]!, binary) !== 1) backpressure = true;
+    // uWS copied them: the frames (and their pooled slabs) are not kept alive by this socket.
+    this.release(n);
     this.#buffered = backpressure ? ws.getBufferedAmount() : 0;
   }
 
   /** Drops what is queued (the socket closed before the flush). */
   private clearQueue(): void {
-    if (this.#queued > QUEUE_KEEP) this.#queue = [];
-    else this.#queue.fill(null, 0, this.#queued);
+    this.release(this.#queued);
     this.#queued = 0;
     this.#queuedBytes = 0;
+  }
+
+  /** Clears the first `n` entries of the queue array for reuse; a burst's long array is dropped instead of kept for the socket's lifetime. */
+  private release(n: number): void {
+    if (n > QUEUE_KEEP) this.#queue = [];
+    else this.#queue.fill(null, 0, n);
   }
 
   /**
