@@ -23,6 +23,7 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WIRE_ERRORS, type Envelope } from '../../src/index.js';
 import { detectMode, type Mode } from '../../src/core/mode-detect.js';
+import { binaryString as str, clientEnvelopeArb } from '../helpers/arbitraries.js';
 import { envelopeProblems } from '../helpers/checks.js';
 import { chunk, frame, helloClient, httpRequest, join, sleep, startServer, type FrameClient, type TestServer } from '../helpers/clients.js';
 
@@ -41,24 +42,8 @@ const ROOM = 'fuzz';
 
 // ------------------------------------------------------------------ scripts
 
-const str = (max: number) => fc.string({ unit: 'binary', maxLength: max });
-const roomArb = fc.constantFrom(ROOM, 'r1', 'r2', 'bad room', '', 'x'.repeat(65));
-
-/** Envelopes a client might send: every §3 type with good and bad fields, and random ones. */
-const envelopeArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
-  fc.record({ type: fc.constant('hello'), nick: fc.constantFrom('fz', 'a.b', 'guest-1', '', 'bad nick', 7), echo: fc.boolean() }, { requiredKeys: ['type'] }),
-  fc.record({ type: fc.constant('join_room'), room: roomArb, since_seq: fc.integer({ min: -2, max: 50 }) }, { requiredKeys: ['type', 'room'] }),
-  fc.record({ type: fc.constant('leave_room'), room: roomArb }),
-  fc.record(
-    { type: fc.constant('send_chat'), room: roomArb, text: fc.oneof(str(60), fc.constant('y'.repeat(MAX_TEXT + 1)), fc.integer()), id: str(10) },
-    { requiredKeys: ['type', 'room', 'text'] },
-  ),
-  fc.record({ type: fc.constant('history'), room: roomArb, limit: fc.integer({ min: -1, max: 2000 }) }, { requiredKeys: ['type', 'room'] }),
-  fc.record({ type: fc.constantFrom('who', 'start_voice'), room: roomArb }),
-  fc.record({ type: fc.constantFrom('join_voice', 'end_voice'), channel: str(12) }),
-  fc.record({ type: fc.constantFrom('rooms', 'ping', 'pong'), t: fc.jsonValue({ maxDepth: 2 }) }, { requiredKeys: ['type'] }),
-  fc.dictionary(str(6), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }).map((d) => ({ ...d, type: (d.type as string) ?? 'zzz' })),
-);
+/** Envelopes a client might send (helpers/arbitraries.ts). */
+const envelopeArb = clientEnvelopeArb({ room: ROOM, maxText: MAX_TEXT });
 
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a));
 const u32 = (n: number) => {

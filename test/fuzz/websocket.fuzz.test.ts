@@ -48,6 +48,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { createServer, type ChatServer, type Envelope } from '../../src/index.js';
 import { chunk, helloClient, httpRequest, join, sleep, type FrameClient } from '../helpers/clients.js';
+import { binaryString as str, clientEnvelopeArb } from '../helpers/arbitraries.js';
 import { envelopeProblems, fullGc as gc } from '../helpers/checks.js';
 import { zstdWithSize } from '../helpers/codecs.js';
 
@@ -69,7 +70,6 @@ const CLOSE_CODES = [1000, 1005, 1006, 1009];
 
 // ------------------------------------------------------------------ scripts
 
-const str = (max: number) => fc.string({ unit: 'binary', maxLength: max });
 const bytes = (max: number) => fc.uint8Array({ maxLength: max }).map((a) => Buffer.from(a));
 const json = (v: unknown) => Buffer.from(JSON.stringify(v));
 const u32le = (n: number) => {
@@ -85,24 +85,8 @@ const paddedPing = (n: number) => {
 };
 const ZSTD_MAGIC = Buffer.from([0x28, 0xb5, 0x2f, 0xfd]);
 
-const roomArb = fc.constantFrom(ROOM, 'r1', 'r2', 'bad room', '', 'x'.repeat(65));
-
-/** Envelopes a client might send: every §3 type with good and bad fields, and random ones (as in server.fuzz.test.ts). */
-const envelopeArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
-  fc.record({ type: fc.constant('hello'), nick: fc.constantFrom('fz', 'a.b', 'guest-1', '', 'bad nick', 7), echo: fc.boolean() }, { requiredKeys: ['type'] }),
-  fc.record({ type: fc.constant('join_room'), room: roomArb, since_seq: fc.integer({ min: -2, max: 50 }) }, { requiredKeys: ['type', 'room'] }),
-  fc.record({ type: fc.constant('leave_room'), room: roomArb }),
-  fc.record(
-    { type: fc.constant('send_chat'), room: roomArb, text: fc.oneof(str(60), fc.constant('y'.repeat(MAX_TEXT)), fc.constant('y'.repeat(MAX_TEXT + 1)), fc.integer()), id: str(10) },
-    { requiredKeys: ['type', 'room', 'text'] },
-  ),
-  fc.record({ type: fc.constant('history'), room: roomArb, limit: fc.integer({ min: -1, max: 2000 }) }, { requiredKeys: ['type', 'room'] }),
-  fc.record({ type: fc.constantFrom('who', 'start_voice'), room: roomArb }),
-  fc.record({ type: fc.constantFrom('join_voice', 'end_voice'), channel: str(12) }),
-  // A large `t` comes back in the pong: past compression_threshold (512) it is compressed when a codec was agreed.
-  fc.record({ type: fc.constantFrom('rooms', 'ping', 'pong'), t: fc.oneof(fc.jsonValue({ maxDepth: 2 }), fc.constantFrom('p'.repeat(600), 'q'.repeat(3000))) }, { requiredKeys: ['type'] }),
-  fc.dictionary(str(6), fc.jsonValue({ maxDepth: 3 }), { maxKeys: 5 }).map((d) => ({ ...d, type: (d.type as string) ?? 'zzz' })),
-);
+/** Envelopes a client might send (helpers/arbitraries.ts), with large pings whose pongs are compressed when a codec was agreed. */
+const envelopeArb = clientEnvelopeArb({ room: ROOM, maxText: MAX_TEXT, bigPings: true });
 
 /** Envelopes that mostly succeed once joined to ROOM, so acks, fan-outs, history and (compressed) large replies come back. */
 const goodArb: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
