@@ -206,7 +206,7 @@ export class WsSocket<C> {
   /** Clears the first `n` entries of the queue array for reuse; a burst's long array is dropped instead of kept for the socket's lifetime. */
   private release(n: number): void {
     if (n > QUEUE_KEEP) this.#queue = [];
-    else this.#queue.fill(null, 0, n);
+    else for (let i = 0, q = this.#queue; i < n; i++) q[i] = null; // not fill(): a runtime call, slower for a few entries
   }
 
   /**

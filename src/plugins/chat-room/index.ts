@@ -47,8 +47,13 @@ export class ChatRoomPlugin implements MessageProcessor {
   readonly feature = 'chat';
   private engine: RoomEngine | null;
   private readonly local = new Map<string, LocalRoom>();
-  /** Echoing sender → its last own chat that a room listener already acked and echoed. */
-  private readonly echoed = new WeakMap<ClientHandle, ChatEnvelope>();
+  /**
+   * Echoing sender → the room and seq of its last own chat that a room
+   * listener already acked and echoed. One record per sender, updated in
+   * place: holding the chat itself kept every sender's last message alive
+   * through a young-generation GC, and a set per message churned the map.
+   */
+  private readonly echoed = new WeakMap<ClientHandle, { room: string; seq: number }>();
   private api: PluginApi | null = null;
 
   constructor(options: ChatRoomOptions = {}) {
@@ -125,7 +130,12 @@ export class ChatRoomPlugin implements MessageProcessor {
             api.broadcast(room, msg, { except: sender });
             api.sendTo(sender, msg);
           }
-          this.echoed.set(sender, msg);
+          const last = this.echoed.get(sender);
+          if (last === undefined) this.echoed.set(sender, { room, seq: msg.seq });
+          else {
+            last.room = room;
+            last.seq = msg.seq;
+          }
         } else {
           api.broadcast(room, msg, { except: sender });
         }

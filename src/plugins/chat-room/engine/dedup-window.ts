@@ -77,12 +77,15 @@ export class DedupWindow {
    * @param now ms since the epoch
    */
   admit(identity: string, id: string, seq: number, now: number): number {
-    const utf16 = !(isWellFormed(identity) && isWellFormed(id));
     const need = 4 + 3 * (identity.length + id.length);
     if (scratch.length < need) scratch = Buffer.allocUnsafeSlow(Math.max(need, scratch.length * 2));
-    const idStart = 4 + writeString(scratch, identity, 4, utf16);
-    scratch.writeInt32LE(idStart - 4, 0);
-    const len = idStart + writeString(scratch, id, idStart, utf16);
+    let len = encodeAscii(identity, id);
+    const utf16 = len < 0 && !(isWellFormed(identity) && isWellFormed(id));
+    if (len < 0) {
+      const idStart = 4 + writeString(scratch, identity, 4, utf16);
+      scratch.writeInt32LE(idStart - 4, 0);
+      len = idStart + writeString(scratch, id, idStart, utf16);
+    }
     const code = len * 2 + (utf16 ? 1 : 0);
     const hash = hashBytes(scratch, len, utf16);
 
@@ -228,6 +231,34 @@ export class DedupWindow {
       if (e !== 0) this.table[this.emptyFrom(this.meta[(e - 1) * STRIDE + HASH]!)] = e;
     }
   }
+}
+
+/**
+ * The common case of admit's key encoding, in one pass without native calls:
+ * when identity and id are ASCII, writes the key into scratch exactly as the
+ * UTF-8 path would (ASCII is its own UTF-8) and returns its length in bytes;
+ * otherwise returns -1 and scratch holds garbage. scratch must have room for
+ * 4 + identity.length + id.length bytes.
+ */
+function encodeAscii(identity: string, id: string): number {
+  const buf = scratch;
+  let o = 4;
+  for (let i = 0; i < identity.length; i++) {
+    const c = identity.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[o++] = c;
+  }
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[o++] = c;
+  }
+  const n = identity.length;
+  buf[0] = n & 0xff;
+  buf[1] = (n >>> 8) & 0xff;
+  buf[2] = (n >>> 16) & 0xff;
+  buf[3] = n >>> 24;
+  return o;
 }
 
 /** Smallest power of two ≥ 2 × slots, so the table stays at most half full. */
