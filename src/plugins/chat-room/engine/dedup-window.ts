@@ -80,8 +80,9 @@ export class DedupWindow {
     const need = 4 + 3 * (identity.length + id.length);
     if (scratch.length < need) scratch = Buffer.allocUnsafeSlow(Math.max(need, scratch.length * 2));
     let len = encodeAscii(identity, id);
-    const utf16 = len < 0 && !(isWellFormed(identity) && isWellFormed(id));
+    let utf16 = false;
     if (len < 0) {
+      utf16 = !(isWellFormed(identity) && isWellFormed(id));
       const idStart = 4 + writeString(scratch, identity, 4, utf16);
       scratch.writeInt32LE(idStart - 4, 0);
       len = idStart + writeString(scratch, id, idStart, utf16);
