@@ -96,6 +96,20 @@ export const configSchema = z.object({
   ws_host: z.string().min(1).default('127.0.0.1'),
   /** TCP port of the WebSocket listener (when ws_enabled); 0 picks a free port. */
   ws_port: int(0, 65535).default(4002),
+  /**
+   * How room broadcasts reach text-mode WebSocket members: `queue` (each
+   * recipient's frames are queued and sent once per event-loop turn, as for
+   * TCP) or `publish` (one uWebSockets.js topic publish per room broadcast,
+   * delivered in native code; unicast frames to such members are sent at
+   * once so uWS keeps their order). With `publish`, a slow consumer is found
+   * by a check of uWS's buffered amount every `ws_publish_check_ms` rather
+   * than on every frame. Needs `slow_consumer_policy=disconnect` (the `drop`
+   * policy's `gap` needs per-recipient frames). docs/performance.md has the
+   * measurements.
+   */
+  ws_fanout: z.enum(['queue', 'publish']).default('queue'),
+  /** With `ws_fanout=publish`: how often published-to members' uWS buffers are checked against `max_outbound_bytes`, ms. */
+  ws_publish_check_ms: int(10, 60_000).default(100),
   /** Rollout percentage 0-100 of the `chat` feature (rooms and chat). */
   feature_chat_pct: pct().default(100),
   /** Rollout percentage 0-100 of the `voice` feature. */
@@ -173,6 +187,9 @@ export function configFrom(raw: ConfigInput): Config {
   // may escape a control byte as 6 bytes, plus the envelope's other fields.
   if (cfg.max_text_bytes * 6 + 1024 > cfg.max_frame_bytes) {
     throw new ConfigError('max_text_bytes', `must be at most (max_frame_bytes - 1024) / 6 = ${Math.floor((cfg.max_frame_bytes - 1024) / 6)}, so every chat frame fits max_frame_bytes`);
+  }
+  if (cfg.ws_fanout === 'publish' && cfg.slow_consumer_policy !== 'disconnect') {
+    throw new ConfigError('ws_fanout', 'publish needs slow_consumer_policy=disconnect: the drop policy\'s gap envelopes need per-recipient frames');
   }
   return Object.freeze(cfg);
 }

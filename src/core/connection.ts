@@ -69,6 +69,7 @@ const F_CLOSING = 8;
 const F_REFUSED = 16;
 const F_ANNOUNCED = 32;
 const F_BUSY = 64;
+const F_PUBLISHED = 128;
 /** Key of the session ids (Connection.session), drawn once per process. */
 const SESSION_KEY = randomBytes(32);
 
@@ -85,7 +86,7 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
   /** Mode, fixed once detected (PROTOCOL.md §1); 'text' until then for typing only. */
   mode: Mode = 'text';
   nick: string;
-  /** The boolean fields below, one bit each (F_*): one Smi instead of seven fields. */
+  /** The boolean fields below, one bit each (F_*): one Smi instead of eight fields. */
   #flags = F_GUEST;
   /** Codecs agreed in `welcome` (PROTOCOL.md §2). */
   codecs: readonly CodecName[] = NO_CODECS;
@@ -190,6 +191,16 @@ export class Connection implements ClientHandle, FrameSink, LineSink {
   }
   set closing(on: boolean) {
     this.#flags = on ? this.#flags | F_CLOSING : this.#flags & ~F_CLOSING;
+  }
+  /**
+   * `ws_fanout=publish`: room broadcasts reach this (text-mode WebSocket)
+   * connection by a topic publish, not frame by frame (RoomMember.published).
+   */
+  get published(): boolean {
+    return (this.#flags & F_PUBLISHED) !== 0;
+  }
+  set published(on: boolean) {
+    this.#flags = on ? this.#flags | F_PUBLISHED : this.#flags & ~F_PUBLISHED;
   }
   /** Set when the pool refused this connection: answered `server_busy` once its mode is known. */
   get refused(): boolean {

@@ -38,6 +38,12 @@ const BACKLOG_PAUSE = 64;
 const MAX_ORDERED_FRAMES = 4096;
 /** A fatal close destroys the socket this long after the error is written, ms (PROTOCOL.md §3). */
 const FATAL_DESTROY_MS = 1000;
+/**
+ * `ws_fanout=publish`: what a published-to member may fall further behind
+ * between two budget checks (`ws_publish_check_ms`) before uWS drops
+ * messages for it, bytes. At 100 ms that is room for 10 MiB/s per member.
+ */
+const PUBLISH_SLACK_BYTES = 1 << 20;
 
 /** Options of a ChatServer beyond its config. */
 export interface ServerOptions {
@@ -82,6 +88,10 @@ export class ChatServer {
   private nextId = 1;
   private sweepTimer: NodeJS.Timeout | null = null;
   private overloadTimer: NodeJS.Timeout | null = null;
+  /** `ws_fanout=publish`: the periodic budget check of published-to members (checkPublished). */
+  private publishCheckTimer: NodeJS.Timeout | null = null;
+  /** `ws_fanout=publish`: open connections that get room broadcasts by topic publish. */
+  private readonly publishedConns = new Set<Connection>();
   /** Threshold checks and load shedding (performance monitor, issue #5). */
   readonly overload: OverloadDetector;
   private isDraining = false;
@@ -112,7 +122,11 @@ export class ChatServer {
     this.shape = { maxDepth: config.max_json_depth, maxKeys: config.max_json_keys };
     const buffers = this.services.buffers;
     this.alloc = (size) => buffers.alloc(size);
-    this.rooms = new RoomRegistry<Connection>(this.services.stores);
+    // Only WebSocket connections are ever published-to (onWsMessage).
+    this.rooms = new RoomRegistry<Connection>(this.services.stores, {
+      joined: (room, conn) => (conn.socket as WsSocket<Connection>).subscribe(room),
+      left: (room, conn) => (conn.socket as WsSocket<Connection>).unsubscribe(room),
+    });
     this.gate = new FeatureGate({
       chat: { percent: config.feature_chat_pct, beta: config.feature_chat_beta },
       voice: { percent: config.feature_voice_pct, beta: config.feature_voice_beta },
@@ -145,8 +159,10 @@ export class ChatServer {
           host: config.ws_host,
           port: config.ws_port,
           maxPayloadBytes: config.max_frame_bytes + 1,
-          // The budget, the frame that crosses it and the fatal error after it (see writeNow).
-          maxBackpressureBytes: this.outboundLimit + 2 * (config.max_frame_bytes + 1) + 4096,
+          // The budget, the frame that crosses it and the fatal error after it (see writeNow), and
+          // with ws_fanout=publish what may arrive between two budget checks (checkPublished).
+          maxBackpressureBytes:
+            this.outboundLimit + 2 * (config.max_frame_bytes + 1) + 4096 + (config.ws_fanout === 'publish' ? PUBLISH_SLACK_BYTES : 0),
         },
         {
           open: (socket) => this.onWsOpen(socket),
@@ -154,6 +170,7 @@ export class ChatServer {
           close: (conn) => this.onClose(conn),
           drain: (conn) => this.onDrain(conn),
           alive: (conn) => this.heard(conn),
+          dropped: (conn) => this.slowConsumer(conn, `more than ${this.outboundLimit} bytes queued unread (max_outbound_bytes)`),
         },
       );
     }
@@ -193,6 +210,10 @@ export class ChatServer {
     this.sweepTimer.unref();
     this.overloadTimer = setInterval(() => this.overload.check(this.services.monitor.snapshot()), this.config.overload_check_ms);
     this.overloadTimer.unref();
+    if (this.ws !== null && this.config.ws_fanout === 'publish') {
+      this.publishCheckTimer = setInterval(() => this.checkPublished(), this.config.ws_publish_check_ms);
+      this.publishCheckTimer.unref();
+    }
     const addr = this.tcp.address() as net.AddressInfo;
     this.logger.info({ host: addr.address, port: addr.port }, 'listening');
     if (this.ws === null) return { host: addr.address, port: addr.port };
@@ -256,9 +277,16 @@ export class ChatServer {
     if (conn.closing) return;
     this.heard(conn);
     if (!conn.detected) {
-      (conn.socket as WsSocket<Connection>).binary = isBinary;
+      const socket = conn.socket as WsSocket<Connection>;
+      socket.binary = isBinary;
       this.setMode(conn, isBinary ? 'binary' : 'json');
       if (conn.closing) return;
+      // ws_fanout=publish serves text-mode members; binary ones keep per-recipient frames (codecs, §2).
+      if (!isBinary && this.config.ws_fanout === 'publish') {
+        socket.publishing();
+        conn.published = true;
+        this.publishedConns.add(conn);
+      }
     }
     // TCP stops reading at BACKLOG_PAUSE envelopes waiting behind an asynchronous step (zstd inflate, an async
     // plugin); uWS cannot stop reading one WebSocket, so past it a message is refused, which keeps memory bounded.
@@ -675,11 +703,19 @@ export class ChatServer {
     if (members.size === 0) return 0;
     const json = JSON.stringify(env);
     const isChat = env.type === 'chat';
+    const except = (options?.except as Connection | undefined) ?? null;
+    // ws_fanout=publish: one topic publish reaches the published-to members; the loop below skips them.
+    const published = this.rooms.publishedCount(room);
+    let n = published > 0 ? this.publishToRoom(room, json, except, members) : 0;
+    if (published === members.size) {
+      if (isChat) this.services.monitor.recordDeliveries(n);
+      return n;
+    }
     // One encoding per wire format and codec, made on first need.
     let bin: Buffer | undefined, binLz4: Buffer | Promise<Buffer> | undefined, binZstd: Buffer | Promise<Buffer> | undefined;
     let line: Buffer | undefined, text: Buffer | null | undefined;
     const deliver = (m: Connection): boolean => {
-      if (m.closing) return false;
+      if (m.closing || m.published) return false;
       let buf: Buffer | Promise<Buffer> | null;
       switch (m.mode) {
         case 'binary': {
@@ -705,9 +741,45 @@ export class ChatServer {
       this.write(m, buf);
       return true;
     };
-    const n = this.services.broadcaster.fanOut(members as ReadonlySet<Connection>, (options?.except as Connection) ?? null, deliver);
+    n += this.services.broadcaster.fanOut(members as ReadonlySet<Connection>, except, deliver);
     if (isChat) this.services.monitor.recordDeliveries(n);
     return n;
+  }
+
+  /**
+   * `ws_fanout=publish`: publishes a broadcast's JSON to the room's topic
+   * (PROTOCOL.md §7: one envelope per text message). uWS writes it to every
+   * subscriber in native code; a published-to `except` is left out by
+   * publishing from its own socket.
+   * @returns the published-to members it reaches
+   */
+  private publishToRoom(room: string, json: string, except: Connection | null, members: ReadonlySet<Connection>): number {
+    const published = this.rooms.publishedCount(room);
+    if (except !== null && except.published && members.has(except)) {
+      if ((except.socket as WsSocket<Connection>).publishExceptSelf(room, json)) return published - 1;
+    }
+    this.ws!.publish(room, json);
+    return published;
+  }
+
+  /**
+   * `ws_fanout=publish`: a published-to member's frames are not counted one
+   * by one, so every `ws_publish_check_ms` each one's uWS backpressure is
+   * held against the outbound budget, as writeNow does per frame.
+   */
+  private checkPublished(): void {
+    const limit = this.outboundLimit;
+    for (const conn of this.publishedConns) {
+      const pending = (conn.socket as WsSocket<Connection>).bufferedAmount;
+      if (pending > limit) this.slowConsumer(conn, `more than ${limit} bytes queued unread (max_outbound_bytes)`);
+    }
+  }
+
+  /** Counts a slow consumer and closes it with fatal `slow_consumer` (PROTOCOL.md §3). */
+  private slowConsumer(conn: Connection, message: string): void {
+    if (conn.closing) return;
+    this.services.monitor.recordSlowConsumer();
+    this.fatal(conn, new ProtocolError('slow_consumer', message));
   }
 
   /**
@@ -773,10 +845,7 @@ export class ChatServer {
       pending = writer.pending(socket);
     }
     const limit = this.outboundLimit;
-    if (pending > limit) {
-      this.services.monitor.recordSlowConsumer();
-      this.fatal(conn, new ProtocolError('slow_consumer', `more than ${limit} bytes queued unread (max_outbound_bytes)`));
-    }
+    if (pending > limit) this.slowConsumer(conn, `more than ${limit} bytes queued unread (max_outbound_bytes)`);
   }
 
   /**
@@ -873,9 +942,17 @@ export class ChatServer {
     this.endWith(conn, this.encode(conn, { type: 'error', code: err.code, message: err.message, fatal: true }, false) as Buffer | null);
   }
 
+  /** A closing connection gets no more room broadcasts by topic publish (ws_fanout=publish). */
+  private unpublish(conn: Connection): void {
+    if (!conn.published) return;
+    this.rooms.unpublish(conn);
+    this.publishedConns.delete(conn);
+  }
+
   /** Writes `last` (if any), half-closes, and destroys the socket after FATAL_DESTROY_MS. */
   private endWith(conn: Connection, last: Buffer | null): void {
     conn.closing = true;
+    this.unpublish(conn);
     conn.parser?.stop();
     conn.splitter?.stop();
     conn.socket.pause();
@@ -919,6 +996,7 @@ export class ChatServer {
   /** 'close' of a socket: leave rooms, tell plugins, free the slot. */
   onClose(conn: Connection): void {
     conn.closing = true;
+    this.unpublish(conn);
     if (conn.rateWaitTimer !== null) clearTimeout(conn.rateWaitTimer);
     if (conn.announced) {
       conn.announced = false;
@@ -1028,6 +1106,7 @@ export class ChatServer {
       conn.parser?.stop();
       conn.splitter?.stop();
       conn.closing = true;
+      this.unpublish(conn);
       conn.socket.end();
     }
     const deadline = Date.now() + this.config.shutdown_timeout_ms;
@@ -1038,6 +1117,7 @@ export class ChatServer {
     for (const conn of this.openConnections()) conn.socket.destroy();
     if (this.sweepTimer) clearInterval(this.sweepTimer);
     if (this.overloadTimer) clearInterval(this.overloadTimer);
+    if (this.publishCheckTimer) clearInterval(this.publishCheckTimer);
     await this.pipeline.close();
     await this.services.broadcaster.close();
     await listenerClosed;

@@ -35,6 +35,8 @@ export interface WsHandlers<C> {
   drain(conn: C): void;
   /** A ping or pong control frame came in (uWS answers pings itself): inbound bytes, so liveness (PROTOCOL.md §3). */
   alive(conn: C): void;
+  /** uWS dropped a message for this socket: its backpressure passed `maxBackpressureBytes` (possible only for published messages, whose budget is checked periodically). */
+  dropped(conn: C): void;
 }
 
 /** uWS user data of one WebSocket: its adapter, set in `open`. */
@@ -118,6 +120,8 @@ export class WsSocket<C> {
   #queuedBytes = 0;
   /** uWS's backpressure as last read, bytes: after a flush that met backpressure, else 0. */
   #buffered = 0;
+  /** `ws_fanout=publish`: frames go out at once, room broadcasts by topic (see publishing()). */
+  #direct = false;
 
   /** @param ws the uWS WebSocket, valid until its close handler runs */
   constructor(ws: WebSocket<UserData<C>>) {
@@ -149,6 +153,13 @@ export class WsSocket<C> {
       memoFrame = frame;
       memoView = view;
     }
+    if (this.#direct) {
+      // uWS's send first drains this subscriber's pending topic messages
+      // (WebSocket::send, "to stay synced"), so a frame sent now keeps its
+      // place after the room broadcasts published before it.
+      ws.send(view, this.binary);
+      return ws.getBufferedAmount();
+    }
     if (this.#queued === 0) {
       dirty[dirtyCount++] = this as WsSocket<unknown>;
       if (!flushScheduled) {
@@ -161,6 +172,40 @@ export class WsSocket<C> {
     // Only a socket that met backpressure has a count worth re-reading (it may have drained since).
     if (this.#buffered > 0) this.#buffered = ws.getBufferedAmount();
     return this.#queuedBytes + this.#buffered;
+  }
+
+  /**
+   * Switches the socket to `ws_fanout=publish` (before it joins a room):
+   * from now on each frame is handed to uWS when it is sent, not at the end
+   * of the turn, and room broadcasts reach it through the topics it is
+   * subscribed to. A frame queued per turn could be overtaken by a
+   * broadcast published after it; one sent at once cannot (see send).
+   */
+  publishing(): void {
+    this.flush();
+    this.#direct = true;
+  }
+
+  /** Subscribes to a room's topic (publish mode); no-op once closed. */
+  subscribe(topic: string): void {
+    this.#ws?.subscribe(topic);
+  }
+
+  /** Unsubscribes from a room's topic (publish mode); no-op once closed. */
+  unsubscribe(topic: string): void {
+    this.#ws?.unsubscribe(topic);
+  }
+
+  /**
+   * Publishes `message` (a text message) to a topic's subscribers other than
+   * this socket (uWS `ws.publish`).
+   * @returns false when the socket is closed (nothing was published)
+   */
+  publishExceptSelf(topic: string, message: string): boolean {
+    const ws = this.#ws;
+    if (ws === null) return false;
+    ws.publish(topic, message, false);
+    return true;
   }
 
   /** Bytes not yet taken by the kernel: queued this turn plus uWS's backpressure (0 once closed). */
@@ -329,6 +374,10 @@ export class WsGateway<C> {
       drain: (ws) => {
         handlers.drain(ws.getUserData().socket!.conn);
       },
+      dropped: (ws) => {
+        const socket = ws.getUserData().socket;
+        if (socket) handlers.dropped(socket.conn);
+      },
       ping: (ws) => {
         handlers.alive(ws.getUserData().socket!.conn);
       },
@@ -362,6 +411,15 @@ export class WsGateway<C> {
         resolve({ host, port: us_socket_local_port(ls as never) });
       });
     });
+  }
+
+  /**
+   * Publishes a text message to every socket subscribed to `topic`
+   * (`ws_fanout=publish`); uWS delivers it in native code at the end of the
+   * event-loop iteration, in publish order per subscriber.
+   */
+  publish(topic: string, message: string): void {
+    this.#app.publish(topic, message, false);
   }
 
   /** Stops accepting; open WebSockets are closed by the server (end / destroy). */

@@ -6,7 +6,7 @@
  * heartbeats, slow-consumer budget and shutdown as over TCP; chat crosses
  * between the two transports.
  */
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { compressSync as lz4Compress } from 'lz4-napi';
 import { configFrom } from '../../src/core/config.js';
@@ -28,6 +28,8 @@ interface Running {
 
 const open: Running[] = [];
 const clients: WsClient[] = [];
+/** The `ws_fanout` of the servers start() makes: every test runs under both (set by the describe below). */
+let fanout: 'queue' | 'publish' = 'queue';
 
 afterEach(async () => {
   for (const c of clients.splice(0)) c.ws.terminate();
@@ -36,7 +38,7 @@ afterEach(async () => {
 
 async function start(overrides: ConfigInput = {}): Promise<Running> {
   const server = await createServer(
-    { tcp_host: '127.0.0.1', tcp_port: 0, voice_udp_port: 0, log_level: 'silent', log_file: '', max_latency_ms: 0, max_error_rate: 0, ws_enabled: true, ws_port: 0, ...overrides },
+    { tcp_host: '127.0.0.1', tcp_port: 0, voice_udp_port: 0, log_level: 'silent', log_file: '', max_latency_ms: 0, max_error_rate: 0, ws_enabled: true, ws_port: 0, ws_fanout: fanout, ...overrides },
     { logger: pino({ level: 'silent' }) },
   );
   const addr = await server.listen();
@@ -124,7 +126,11 @@ class WsClient {
   }
 }
 
-describe('WebSocket transport (PROTOCOL.md §7)', () => {
+describe.each(['queue', 'publish'] as const)('WebSocket transport (PROTOCOL.md §7), ws_fanout=%s', (mode) => {
+  beforeAll(() => {
+    fanout = mode;
+  });
+
   it('is off unless ws_enabled; the key takes true / false and refuses anything else', async () => {
     const server = await createServer({ tcp_host: '127.0.0.1', tcp_port: 0, voice_udp_port: 0, log_level: 'silent', log_file: '' }, { logger: pino({ level: 'silent' }) });
     const addr = await server.listen();
@@ -390,5 +396,104 @@ describe('WebSocket transport (PROTOCOL.md §7)', () => {
     const res = await fetch(`http://127.0.0.1:${wsPort}/stats`);
     expect(res.status).toBe(426);
     expect(await res.text()).toMatch(/WebSocket only/);
+  });
+});
+
+describe('ws_fanout=publish (room broadcasts by uWS topic publish)', () => {
+  beforeAll(() => {
+    fanout = 'publish';
+  });
+
+  it('needs slow_consumer_policy=disconnect; queue is the default', () => {
+    expect(configFrom({}).ws_fanout).toBe('queue');
+    expect(() => configFrom({ ws_fanout: 'publish', slow_consumer_policy: 'drop' })).toThrow(ConfigError);
+    expect(() => configFrom({ ws_fanout: 'fast' })).toThrow(ConfigError);
+  });
+
+  it('text members are published to, binary and TCP members get frames; in a mixed room every member gets every chat once, in seq order', async () => {
+    const { server, port, wsPort } = await start();
+    const text = await WsClient.connect(wsPort);
+    text.send({ type: 'hello', nick: 'texty', echo: true });
+    await text.next('welcome');
+    text.send({ type: 'join_room', room: 'mix' });
+    await text.next('joined');
+    const bin = await WsClient.connect(wsPort);
+    bin.sendBinary(0, Buffer.from(JSON.stringify({ type: 'hello', nick: 'binny' })));
+    await bin.next('welcome');
+    bin.sendBinary(0, Buffer.from(JSON.stringify({ type: 'join_room', room: 'mix' })));
+    await bin.next('joined');
+    const tcp = await helloClient(port, 'tcpy');
+    await join(tcp, 'mix');
+    expect(server.rooms.publishedCount('mix')).toBe(1);
+    expect(server.rooms.memberCount('mix')).toBe(3);
+
+    for (let i = 1; i <= 30; i++) {
+      tcp.send({ type: 'send_chat', room: 'mix', text: `t${i}` });
+      text.send({ type: 'send_chat', room: 'mix', text: `w${i}`, id: `w${i}` });
+    }
+    // 60 chats in all; the echoing text member gets its own too.
+    const seqs = async (c: WsClient): Promise<number[]> => {
+      const out: number[] = [];
+      for (let i = 0; i < 60; i++) out.push((await c.next('chat'))!.env.seq as number);
+      return out;
+    };
+    const all = Array.from({ length: 60 }, (_, i) => i + 1);
+    expect(await seqs(text)).toEqual(all);
+    expect(await seqs(bin)).toEqual(all);
+    const tcpSeqs: number[] = [];
+    for (let i = 0; i < 30; i++) tcpSeqs.push((await tcp.next((m) => m.type === 'chat' && m.from === 'texty'))!.seq as number);
+    expect(tcpSeqs).toEqual([...tcpSeqs].sort((a, b) => a - b));
+    tcp.end();
+  });
+
+  it("an echoing sender's ack comes before its chat, and a leaver gets no more chats", async () => {
+    const { server, wsPort } = await start();
+    const a = await WsClient.connect(wsPort);
+    a.send({ type: 'hello', nick: 'alice', echo: true });
+    await a.next('welcome');
+    a.send({ type: 'join_room', room: 'r' });
+    await a.next('joined');
+    const b = await WsClient.connect(wsPort);
+    b.send({ type: 'hello', nick: 'bob' });
+    await b.next('welcome');
+    b.send({ type: 'join_room', room: 'r' });
+    await b.next('joined');
+    for (let i = 1; i <= 10; i++) a.send({ type: 'send_chat', room: 'r', text: `m${i}`, id: `m${i}` });
+    for (let i = 1; i <= 10; i++) expect((await b.next('chat'))?.env).toMatchObject({ seq: i, text: `m${i}` });
+    // alice's inbox: ack 1, chat 1, ack 2, chat 2, ... (the ack first: PROTOCOL.md §3).
+    const ackOrChat = () => a.inbox.filter((m) => m.env.type === 'ack' || m.env.type === 'chat');
+    for (let i = 0; i < 200 && ackOrChat().length < 20; i++) await sleep(10);
+    const kinds = ackOrChat().map((m) => `${m.env.type}${m.env.seq as number}`);
+    expect(kinds).toEqual(Array.from({ length: 10 }, (_, i) => [`ack${i + 1}`, `chat${i + 1}`]).flat());
+    a.inbox.length = 0;
+    b.send({ type: 'leave_room', room: 'r' });
+    await b.next('left');
+    expect(server.rooms.publishedCount('r')).toBe(1);
+    a.send({ type: 'send_chat', room: 'r', text: 'after' });
+    expect((await a.next('ack'))?.env.seq).toBe(11);
+    expect(await b.next('chat', 300)).toBeNull();
+  });
+
+  it('a member closed by a fatal error gets nothing after its error, and stops being published to', async () => {
+    const { server, port, wsPort } = await start({ max_frame_bytes: 4096, max_text_bytes: 256 });
+    const bad = await WsClient.connect(wsPort);
+    bad.send({ type: 'hello' });
+    await bad.next('welcome');
+    bad.send({ type: 'join_room', room: 'z' });
+    await bad.next('joined');
+    const sender = await helloClient(port, 'sender');
+    await join(sender, 'z');
+    expect(server.rooms.publishedCount('z')).toBe(1);
+    for (let i = 0; i < 5; i++) sender.send({ type: 'send_chat', room: 'z', text: `c${i}` });
+    bad.ws.send('x'.repeat(4097)); // over max_frame_bytes, within uWS's cap of max_frame_bytes + 1: fatal frame_too_large
+    for (let i = 5; i < 10; i++) sender.send({ type: 'send_chat', room: 'z', text: `c${i}` });
+    expect(await bad.closed()).toBe(1000);
+    const types = bad.inbox.map((m) => m.env.type);
+    const err = types.indexOf('error');
+    expect(err).toBeGreaterThanOrEqual(0);
+    expect(bad.inbox[err]!.env).toMatchObject({ code: 'frame_too_large', fatal: true });
+    expect(types.slice(err + 1)).toEqual([]);
+    expect(server.rooms.publishedCount('z')).toBe(0);
+    sender.end();
   });
 });
