@@ -10,7 +10,9 @@
 #   TARGET: a directory holding a build (its dist/, with node_modules
 #   reachable from it: a clone after `npm ci && npm run build`, or a copy of
 #   dist/ beside a node_modules symlink), or `uws` for the reference server
-#   (bench/reference/uws-pubsub.ts, from this checkout's dist/).
+#   (bench/reference/uws-pubsub.ts, from this checkout's dist/). A build may
+#   carry server settings after a colon, comma-separated:
+#   `.:ws_fanout=publish` runs this checkout with ws_fanout=publish.
 # Environment (all optional):
 #   DURATION   load duration, s (default 20);
 #   WINDOW     CPU window, s, ending at the end of the load (default 10);
@@ -20,7 +22,7 @@
 set -euo pipefail
 
 if (($# < 2)); then
-  sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//'
+  sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'
   exit 2
 fi
 rounds=$1
@@ -42,17 +44,25 @@ hz=$(getconf CLK_TCK)
 
 for ((i = 1; i <= rounds; i++)); do
   for target in "$@"; do
-    port=$((20000 + RANDOM % 20000 * 2))
+    # Below Linux's ephemeral range (32768-60999), where the load's own client ports live.
+    port=$((10000 + RANDOM % 10000 * 2))
     if [[ $target == uws ]]; then
       taskset -c 0 node "$here/dist/bench/reference/uws-pubsub.js" --port "$port" >/dev/null &
     else
-      # shellcheck disable=SC2086 # SERVER_ENV is a list of key=value words
+      dir=${target%%:*}
+      settings=""
+      [[ $target == *:* ]] && settings=${target#*:}
+      # shellcheck disable=SC2086 # SERVER_ENV and the target's settings are lists of key=value words
       taskset -c 0 env tcp_port=$((port + 1)) ws_enabled=true ws_port=$port log_file= log_level=warn \
         rate_msgs_per_sec=100000 rate_burst=100000 max_connections_per_ip=100000 max_latency_ms=0 voice_udp_port=0 \
-        ${SERVER_ENV:-} node "$target/dist/src/main.js" >/dev/null &
+        ${SERVER_ENV:-} ${settings//,/ } node "$dir/dist/src/main.js" >/dev/null &
     fi
     server=$!
     sleep 1.5
+    if ! kill -0 "$server" 2>/dev/null; then
+      echo "$target round $i: the server did not start (see above); skipped"
+      continue
+    fi
     taskset -c 1 node "$loadgen/dist/src/loadgen/cli.js" --scenario multi-room --protocol ws --host 127.0.0.1 \
       --port "$port" --stats-port $((port + 1)) --clients 500 --rooms 50 --ramp 100/s --duration "${duration}s" \
       --msg-size 64 --msg-interval 50ms --server-pid "$server" --quiet >"$log" 2>&1 &

@@ -283,7 +283,7 @@ export class ChatServer {
       if (conn.closing) return;
       // ws_fanout=publish serves text-mode members; binary ones keep per-recipient frames (codecs, §2).
       if (!isBinary && this.config.ws_fanout === 'publish') {
-        socket.publishing();
+        this.ws!.publishing(socket);
         conn.published = true;
         this.publishedConns.add(conn);
       }

@@ -120,8 +120,8 @@ export class WsSocket<C> {
   #queuedBytes = 0;
   /** uWS's backpressure as last read, bytes: after a flush that met backpressure, else 0. */
   #buffered = 0;
-  /** `ws_fanout=publish`: frames go out at once, room broadcasts by topic (see publishing()). */
-  #direct = false;
+  /** `ws_fanout=publish`: the app and this socket's own topic, which its frames are published to (see publishing()). */
+  #own: { app: TemplatedApp; topic: string } | null = null;
 
   /** @param ws the uWS WebSocket, valid until its close handler runs */
   constructor(ws: WebSocket<UserData<C>>) {
@@ -153,11 +153,10 @@ export class WsSocket<C> {
       memoFrame = frame;
       memoView = view;
     }
-    if (this.#direct) {
-      // uWS's send first drains this subscriber's pending topic messages
-      // (WebSocket::send, "to stay synced"), so a frame sent now keeps its
-      // place after the room broadcasts published before it.
-      ws.send(view, this.binary);
+    if (this.#own !== null) {
+      // Through the socket's own topic: uWS keeps one order per subscriber
+      // across all its topics and writes them together at the end of the loop iteration.
+      this.#own.app.publish(this.#own.topic, view, this.binary);
       return ws.getBufferedAmount();
     }
     if (this.#queued === 0) {
@@ -181,9 +180,10 @@ export class WsSocket<C> {
    * subscribed to. A frame queued per turn could be overtaken by a
    * broadcast published after it; one sent at once cannot (see send).
    */
-  publishing(): void {
+  publishing(app: TemplatedApp, topic: string): void {
     this.flush();
-    this.#direct = true;
+    this.#ws?.subscribe(topic);
+    this.#own = { app, topic };
   }
 
   /** Subscribes to a room's topic (publish mode); no-op once closed. */
@@ -339,6 +339,8 @@ export interface WsGatewayOptions {
 /** The WebSocket listener. */
 export class WsGateway<C> {
   readonly #app: TemplatedApp;
+  /** Own topics handed out (publishing()). */
+  #ownTopics = 0;
   #listen: us_listen_socket | null = null;
 
   /**
@@ -420,6 +422,14 @@ export class WsGateway<C> {
    */
   publish(topic: string, message: string): void {
     this.#app.publish(topic, message, false);
+  }
+
+  /**
+   * Switches a socket to `ws_fanout=publish`: its frames go through a topic
+   * of its own (a NUL-prefixed name, which no room name can be).
+   */
+  publishing(socket: WsSocket<C>): void {
+    socket.publishing(this.#app, `\u0000${++this.#ownTopics}`);
   }
 
   /** Stops accepting; open WebSockets are closed by the server (end / destroy). */
