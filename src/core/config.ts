@@ -100,12 +100,15 @@ export const configSchema = z.object({
    * How room broadcasts reach text-mode WebSocket members: `queue` (each
    * recipient's frames are queued and sent once per event-loop turn, as for
    * TCP) or `publish` (one uWebSockets.js topic publish per room broadcast,
-   * delivered in native code; unicast frames to such members are sent at
-   * once so uWS keeps their order). With `publish`, a slow consumer is found
-   * by a check of uWS's buffered amount every `ws_publish_check_ms` rather
-   * than on every frame. Needs `slow_consumer_policy=disconnect` (the `drop`
-   * policy's `gap` needs per-recipient frames). docs/performance.md has the
-   * measurements.
+   * delivered in native code; every other frame for such a member goes
+   * through a topic of its own, so uWS keeps each member's order and writes
+   * once per loop iteration). Binary-mode WebSocket members and TCP members
+   * get frames as with `queue`. With `publish`, a slow consumer is found by
+   * a check of uWS's buffered amount every `ws_publish_check_ms` rather than
+   * on every frame, and uWS drops messages (then the server closes the
+   * member) only 1 MiB past `max_outbound_bytes`. Needs
+   * `slow_consumer_policy=disconnect` (the `drop` policy's `gap` needs
+   * per-recipient frames). docs/performance.md has the measurements.
    */
   ws_fanout: z.enum(['queue', 'publish']).default('queue'),
   /** With `ws_fanout=publish`: how often published-to members' uWS buffers are checked against `max_outbound_bytes`, ms. */

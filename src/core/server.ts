@@ -706,7 +706,7 @@ export class ChatServer {
     const except = (options?.except as Connection | undefined) ?? null;
     // ws_fanout=publish: one topic publish reaches the published-to members; the loop below skips them.
     const published = this.rooms.publishedCount(room);
-    let n = published > 0 ? this.publishToRoom(room, json, except, members) : 0;
+    let n = published > 0 ? this.publishToRoom(room, json, except, members, published) : 0;
     if (published === members.size) {
       if (isChat) this.services.monitor.recordDeliveries(n);
       return n;
@@ -751,10 +751,10 @@ export class ChatServer {
    * (PROTOCOL.md §7: one envelope per text message). uWS writes it to every
    * subscriber in native code; a published-to `except` is left out by
    * publishing from its own socket.
+   * @param published the room's published-to members
    * @returns the published-to members it reaches
    */
-  private publishToRoom(room: string, json: string, except: Connection | null, members: ReadonlySet<Connection>): number {
-    const published = this.rooms.publishedCount(room);
+  private publishToRoom(room: string, json: string, except: Connection | null, members: ReadonlySet<Connection>, published: number): number {
     if (except !== null && except.published && members.has(except)) {
       if ((except.socket as WsSocket<Connection>).publishExceptSelf(room, json)) return published - 1;
     }

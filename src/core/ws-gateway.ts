@@ -141,7 +141,9 @@ export class WsSocket<C> {
    * binary message without the length) or a json-lines line (sent as a text
    * message without its `\n`). It is not modified, so a broadcast Buffer is
    * shared by every recipient; uWS copies it when it is sent.
-   * @returns bytes not yet taken by the kernel: queued here plus uWS's backpressure as of the last flush
+   * @returns bytes not yet taken by the kernel: queued here plus uWS's backpressure as of the last flush;
+   *   for a publishing socket, uWS's backpressure now (frames still in the topic tree are not counted: the
+   *   server checks those sockets periodically, checkPublished)
    */
   send(frame: Buffer): number {
     const ws = this.#ws;
@@ -175,10 +177,16 @@ export class WsSocket<C> {
 
   /**
    * Switches the socket to `ws_fanout=publish` (before it joins a room):
-   * from now on each frame is handed to uWS when it is sent, not at the end
-   * of the turn, and room broadcasts reach it through the topics it is
-   * subscribed to. A frame queued per turn could be overtaken by a
-   * broadcast published after it; one sent at once cannot (see send).
+   * room broadcasts reach it through the room topics it is subscribed to,
+   * and every other frame for it is published to `topic`, a topic of its
+   * own. uWS keeps one order per subscriber across all its topics, so a
+   * frame cannot be overtaken by a broadcast published after it, and it
+   * writes them together once per loop iteration. (Sending a frame directly
+   * would also keep the order, since uWS's send first drains the
+   * subscriber's pending topic messages, but costs a write per frame: that
+   * was slower than the per-turn queue, docs/performance.md.)
+   * @param app the gateway's uWS app, which publishes
+   * @param topic a name no room can have
    */
   publishing(app: TemplatedApp, topic: string): void {
     this.flush();
