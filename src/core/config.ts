@@ -106,11 +106,12 @@ export const configSchema = z.object({
    * get frames as with `queue`. With `publish`, a slow consumer is found by
    * a check of uWS's buffered amount every `ws_publish_check_ms` rather than
    * on every frame, and uWS drops messages (then the server closes the
-   * member) only 1 MiB past `max_outbound_bytes`. Needs
+   * member) only 1 MiB past `max_outbound_bytes`. `publish` needs
    * `slow_consumer_policy=disconnect` (the `drop` policy's `gap` needs
-   * per-recipient frames). docs/performance.md has the measurements.
+   * per-recipient frames). Default: `publish`, or `queue` under
+   * `slow_consumer_policy=drop`. docs/performance.md has the measurements.
    */
-  ws_fanout: z.enum(['queue', 'publish']).default('queue'),
+  ws_fanout: z.enum(['queue', 'publish']).optional(),
   /** With `ws_fanout=publish`: how often published-to members' uWS buffers are checked against `max_outbound_bytes`, ms. */
   ws_publish_check_ms: int(10, 60_000).default(100),
   /** Rollout percentage 0-100 of the `chat` feature (rooms and chat). */
@@ -164,7 +165,9 @@ export const configSchema = z.object({
 });
 
 /** Validated, frozen configuration (defaults filled in, derived defaults resolved). */
-export type Config = Readonly<Omit<z.output<typeof configSchema>, 'heartbeat_timeout_ms'> & { heartbeat_timeout_ms: number }>;
+export type Config = Readonly<
+  Omit<z.output<typeof configSchema>, 'heartbeat_timeout_ms' | 'ws_fanout'> & { heartbeat_timeout_ms: number; ws_fanout: 'queue' | 'publish' }
+>;
 /** Input accepted by `configFrom`: any subset of keys, as strings or typed values. */
 export type ConfigInput = Partial<Record<keyof z.input<typeof configSchema>, unknown>>;
 
@@ -182,7 +185,11 @@ export function configFrom(raw: ConfigInput): Config {
     const issue = parsed.error.issues[0]!;
     throw new ConfigError(String(issue.path[0] ?? '?'), issue.message);
   }
-  const cfg = { ...parsed.data, heartbeat_timeout_ms: parsed.data.heartbeat_timeout_ms ?? 2 * parsed.data.heartbeat_ms };
+  const cfg = {
+    ...parsed.data,
+    heartbeat_timeout_ms: parsed.data.heartbeat_timeout_ms ?? 2 * parsed.data.heartbeat_ms,
+    ws_fanout: parsed.data.ws_fanout ?? (parsed.data.slow_consumer_policy === 'drop' ? 'queue' : 'publish'),
+  };
   if (cfg.heartbeat_timeout_ms <= cfg.heartbeat_ms) {
     throw new ConfigError('heartbeat_timeout_ms', `must exceed heartbeat_ms (${cfg.heartbeat_ms})`);
   }

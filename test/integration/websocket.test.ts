@@ -404,8 +404,10 @@ describe('ws_fanout=publish (room broadcasts by uWS topic publish)', () => {
     fanout = 'publish';
   });
 
-  it('needs slow_consumer_policy=disconnect; queue is the default', () => {
-    expect(configFrom({}).ws_fanout).toBe('queue');
+  it('is the default; needs slow_consumer_policy=disconnect, and under drop the default is queue', () => {
+    expect(configFrom({}).ws_fanout).toBe('publish');
+    expect(configFrom({ slow_consumer_policy: 'drop' }).ws_fanout).toBe('queue');
+    expect(configFrom({ ws_fanout: 'queue' }).ws_fanout).toBe('queue');
     expect(() => configFrom({ ws_fanout: 'publish', slow_consumer_policy: 'drop' })).toThrow(ConfigError);
     expect(() => configFrom({ ws_fanout: 'fast' })).toThrow(ConfigError);
   });
