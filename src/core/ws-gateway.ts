@@ -17,6 +17,12 @@
  * (bench/macro/multiroom-vs-uws.ts, docs/performance.md). uWS's own pub/sub
  * batches the same way. The async-I/O service's writer is not used for these
  * connections: it concatenates frames, which would merge messages.
+ *
+ * With `ws_fanout=publish` (the default) a text-mode socket skips that
+ * queue: it is subscribed to its rooms' topics, a room broadcast reaches it
+ * by one uWS publish per room, and its other frames go to a topic of its
+ * own (WsSocket.publishing), so uWS writes all of them in order, in native
+ * code, once per loop iteration.
  */
 import { App, us_listen_socket_close, us_socket_local_port, type TemplatedApp, type us_listen_socket, type WebSocket } from 'uWebSockets.js';
 
