@@ -126,6 +126,16 @@ class WsClient {
   }
 }
 
+/** A text-mode WebSocket client that sent `hello` (with `fields`) and joined `room`. */
+async function wsMember(wsPort: number, room: string, fields: Record<string, unknown> = {}): Promise<WsClient> {
+  const c = await WsClient.connect(wsPort);
+  c.send({ type: 'hello', ...fields });
+  await c.next('welcome');
+  c.send({ type: 'join_room', room });
+  await c.next('joined');
+  return c;
+}
+
 describe.each(['queue', 'publish'] as const)('WebSocket transport (PROTOCOL.md §7), ws_fanout=%s', (mode) => {
   beforeAll(() => {
     fanout = mode;
@@ -414,11 +424,7 @@ describe('ws_fanout=publish (room broadcasts by uWS topic publish)', () => {
 
   it('text members are published to, binary and TCP members get frames; in a mixed room every member gets every chat once, in seq order', async () => {
     const { server, port, wsPort } = await start();
-    const text = await WsClient.connect(wsPort);
-    text.send({ type: 'hello', nick: 'texty', echo: true });
-    await text.next('welcome');
-    text.send({ type: 'join_room', room: 'mix' });
-    await text.next('joined');
+    const text = await wsMember(wsPort, 'mix', { nick: 'texty', echo: true });
     const bin = await WsClient.connect(wsPort);
     bin.sendBinary(0, Buffer.from(JSON.stringify({ type: 'hello', nick: 'binny' })));
     await bin.next('welcome');
@@ -450,16 +456,8 @@ describe('ws_fanout=publish (room broadcasts by uWS topic publish)', () => {
 
   it("an echoing sender's ack comes before its chat, and a leaver gets no more chats", async () => {
     const { server, wsPort } = await start();
-    const a = await WsClient.connect(wsPort);
-    a.send({ type: 'hello', nick: 'alice', echo: true });
-    await a.next('welcome');
-    a.send({ type: 'join_room', room: 'r' });
-    await a.next('joined');
-    const b = await WsClient.connect(wsPort);
-    b.send({ type: 'hello', nick: 'bob' });
-    await b.next('welcome');
-    b.send({ type: 'join_room', room: 'r' });
-    await b.next('joined');
+    const a = await wsMember(wsPort, 'r', { nick: 'alice', echo: true });
+    const b = await wsMember(wsPort, 'r', { nick: 'bob' });
     for (let i = 1; i <= 10; i++) a.send({ type: 'send_chat', room: 'r', text: `m${i}`, id: `m${i}` });
     for (let i = 1; i <= 10; i++) expect((await b.next('chat'))?.env).toMatchObject({ seq: i, text: `m${i}` });
     // alice's inbox: ack 1, chat 1, ack 2, chat 2, ... (the ack first: PROTOCOL.md §3).
@@ -478,11 +476,7 @@ describe('ws_fanout=publish (room broadcasts by uWS topic publish)', () => {
 
   it('a member closed by a fatal error gets nothing after its error, and stops being published to', async () => {
     const { server, port, wsPort } = await start({ max_frame_bytes: 4096, max_text_bytes: 256 });
-    const bad = await WsClient.connect(wsPort);
-    bad.send({ type: 'hello' });
-    await bad.next('welcome');
-    bad.send({ type: 'join_room', room: 'z' });
-    await bad.next('joined');
+    const bad = await wsMember(wsPort, 'z');
     const sender = await helloClient(port, 'sender');
     await join(sender, 'z');
     expect(server.rooms.publishedCount('z')).toBe(1);
