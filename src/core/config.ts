@@ -38,6 +38,14 @@ export const configSchema = z.object({
   tcp_host: z.string().min(1).default('127.0.0.1'),
   /** TCP port for every mode (PROTOCOL.md §1); 0 picks a free port. */
   tcp_port: int(0, 65535).default(4000),
+  /**
+   * Listen backlog of `tcp_port`: connections the kernel holds until the
+   * server accepts them (Linux caps it at net.core.somaxconn). In a
+   * connection storm past it, Linux answers with SYN cookies, and a
+   * connection made from a cookie can lose the client's first bytes (found
+   * by the server fuzz's storm; docs/performance.md). Node's default is 511.
+   */
+  tcp_backlog: int(1, 65535).default(4096),
   /** Reserved for cluster mode (a later release): Redis host. Not used yet. */
   redis_host: z.string().default('127.0.0.1'),
   /** Reserved for cluster mode (a later release): Redis port. Not used yet. */

@@ -201,7 +201,7 @@ export class ChatServer {
     await this.pipeline.init();
     await new Promise<void>((resolve, reject) => {
       this.tcp.once('error', reject);
-      this.tcp.listen(this.config.tcp_port, this.config.tcp_host, () => {
+      this.tcp.listen({ port: this.config.tcp_port, host: this.config.tcp_host, backlog: this.config.tcp_backlog }, () => {
         this.tcp.off('error', reject);
         resolve();
       });
