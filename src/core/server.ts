@@ -279,14 +279,15 @@ export class ChatServer {
     if (!conn.detected) {
       const socket = conn.socket as WsSocket<Connection>;
       socket.binary = isBinary;
-      this.setMode(conn, isBinary ? 'binary' : 'json');
-      if (conn.closing) return;
       // ws_fanout=publish serves text-mode members; binary ones keep per-recipient frames (codecs, §2).
+      // Set before setMode, whose onConnect hooks may already join rooms.
       if (!isBinary && this.config.ws_fanout === 'publish') {
         this.ws!.publishing(socket);
         conn.published = true;
         this.publishedConns.add(conn);
       }
+      this.setMode(conn, isBinary ? 'binary' : 'json');
+      if (conn.closing) return;
     }
     // TCP stops reading at BACKLOG_PAUSE envelopes waiting behind an asynchronous step (zstd inflate, an async
     // plugin); uWS cannot stop reading one WebSocket, so past it a message is refused, which keeps memory bounded.

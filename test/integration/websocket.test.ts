@@ -13,6 +13,7 @@ import { configFrom } from '../../src/core/config.js';
 import type { Envelope } from '../../src/core/envelope.js';
 import { ConfigError } from '../../src/core/errors.js';
 import { createServer, type ChatServer, type ConfigInput } from '../../src/index.js';
+import type { MessageProcessor } from '../../src/core/plugin.js';
 import pino from 'pino';
 import { runLoad } from '../../src/loadgen/run.js';
 import { resolveScenario } from '../../src/loadgen/scenarios.js';
@@ -472,6 +473,30 @@ describe('ws_fanout=publish (room broadcasts by uWS topic publish)', () => {
     a.send({ type: 'send_chat', room: 'r', text: 'after' });
     expect((await a.next('ack'))?.env.seq).toBe(11);
     expect(await b.next('chat', 300)).toBeNull();
+  });
+
+  it('a room joined by a plugin in onConnect (before the first envelope is handled) is published to as well', async () => {
+    const autoJoin: MessageProcessor = {
+      name: 'auto-join',
+      canHandle: () => false,
+      process: () => {},
+      onConnect: (api, client) => void api.rooms.join('lobby', client),
+    };
+    const server = await createServer(
+      { tcp_host: '127.0.0.1', tcp_port: 0, voice_udp_port: 0, log_level: 'silent', log_file: '', max_latency_ms: 0, ws_enabled: true, ws_port: 0, ws_fanout: 'publish' },
+      { logger: pino({ level: 'silent' }), plugins: [autoJoin] },
+    );
+    const addr = await server.listen();
+    open.push({ server, port: addr.port, wsPort: addr.ws!.port });
+    const w = await WsClient.connect(addr.ws!.port);
+    w.send({ type: 'hello', nick: 'early' });
+    await w.next('welcome');
+    expect(server.rooms.publishedCount('lobby')).toBe(1);
+    const t = await helloClient(addr.port, 'tcpy');
+    await join(t, 'lobby');
+    t.send({ type: 'send_chat', room: 'lobby', text: 'hi' });
+    expect((await w.next('chat'))?.env).toMatchObject({ room: 'lobby', from: 'tcpy', text: 'hi' });
+    t.end();
   });
 
   it('a member closed by a fatal error gets nothing after its error, and stops being published to', async () => {
