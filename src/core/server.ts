@@ -170,7 +170,7 @@ export class ChatServer {
           close: (conn) => this.onClose(conn),
           drain: (conn) => this.onDrain(conn),
           alive: (conn) => this.heard(conn),
-          dropped: (conn) => this.slowConsumer(conn, `more than ${this.outboundLimit} bytes queued unread (max_outbound_bytes)`),
+          dropped: (conn) => this.slowConsumer(conn),
         },
       );
     }
@@ -772,15 +772,15 @@ export class ChatServer {
     const limit = this.outboundLimit;
     for (const conn of this.publishedConns) {
       const pending = (conn.socket as WsSocket<Connection>).bufferedAmount;
-      if (pending > limit) this.slowConsumer(conn, `more than ${limit} bytes queued unread (max_outbound_bytes)`);
+      if (pending > limit) this.slowConsumer(conn);
     }
   }
 
-  /** Counts a slow consumer and closes it with fatal `slow_consumer` (PROTOCOL.md §3). */
-  private slowConsumer(conn: Connection, message: string): void {
+  /** Counts a slow consumer (past the outbound budget) and closes it with fatal `slow_consumer` (PROTOCOL.md §3). */
+  private slowConsumer(conn: Connection): void {
     if (conn.closing) return;
     this.services.monitor.recordSlowConsumer();
-    this.fatal(conn, new ProtocolError('slow_consumer', message));
+    this.fatal(conn, new ProtocolError('slow_consumer', `more than ${this.outboundLimit} bytes queued unread (max_outbound_bytes)`));
   }
 
   /**
@@ -845,8 +845,7 @@ export class ChatServer {
       writer.write(socket, buf);
       pending = writer.pending(socket);
     }
-    const limit = this.outboundLimit;
-    if (pending > limit) this.slowConsumer(conn, `more than ${limit} bytes queued unread (max_outbound_bytes)`);
+    if (pending > this.outboundLimit) this.slowConsumer(conn);
   }
 
   /**
