@@ -689,6 +689,14 @@ export class ChatServer {
   /** Encodes one envelope for `conn`'s mode and writes it. */
   send(conn: Connection, env: Envelope): void {
     if (conn.closing) return;
+    if (conn.published) {
+      // A text-mode WebSocket under ws_fanout=publish (one envelope per text message, PROTOCOL.md §7):
+      // uWS takes the JSON string itself, with no line Buffer made to be cut back to it.
+      if (env.type === 'chat') this.services.monitor.recordDeliveries(1);
+      const pending = (conn.socket as WsSocket<Connection>).sendText(JSON.stringify(env));
+      if (pending > this.outboundLimit) this.slowConsumer(conn);
+      return;
+    }
     const buf = this.encode(conn, env);
     if (buf === null) return;
     if (env.type === 'chat') this.services.monitor.recordDeliveries(1);

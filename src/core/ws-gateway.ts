@@ -182,6 +182,21 @@ export class WsSocket<C> {
   }
 
   /**
+   * Sends one envelope's JSON as a text message through the socket's own
+   * topic (`ws_fanout=publish` only; see publishing()), in order with every
+   * frame and broadcast published to it before.
+   * @returns uWS's backpressure now, bytes (frames still in the topic tree are not counted, as in send)
+   * @throws Error when the socket is not publishing (a caller's bug)
+   */
+  sendText(json: string): number {
+    const ws = this.#ws;
+    if (ws === null || this.#ending) return 0;
+    if (this.#own === null) throw new Error('WsSocket.sendText: the socket is not in ws_fanout=publish');
+    this.#own.app.publish(this.#own.topic, json, false);
+    return ws.getBufferedAmount();
+  }
+
+  /**
    * Switches the socket to `ws_fanout=publish` (before it joins a room):
    * room broadcasts reach it through the room topics it is subscribed to,
    * and every other frame for it is published to `topic`, a topic of its

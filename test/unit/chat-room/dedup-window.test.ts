@@ -68,7 +68,8 @@ const bytesOf = (w: DedupWindow): ByteLog => (w as unknown as { bytes: ByteLog }
 
 /** Identities that are easy to confuse with each other or with ids. */
 const IDENTITIES = ['', 'a', 'b', 'ab', 'a\0b', 'a\0', '\0', '\ud800', '\ud801', '\udc00', '\ufffd', '😀', '\ud83d', 'é', 'e\u0301', '\u80c3', 'À'];
-const IDS = ['', 'c', 'bc', 'b\0c', '\0', '\0c', '\ud800', '\ud801', '\ufffd', '😀', '\ude00', 'A\u0700A', '\udc41\u4180', 'x'];
+// The long ones put keys on both sides of the 64-byte line between admit's two ways of copying a key.
+const IDS = ['', 'c', 'bc', 'b\0c', '\0', '\0c', '\ud800', '\ud801', '\ufffd', '😀', '\ude00', 'A\u0700A', '\udc41\u4180', 'x', 'x'.repeat(59), 'x'.repeat(60), 'é'.repeat(40), 'y'.repeat(100)];
 const smallUnit = fc.constantFrom('a', 'b', '\0', '\ud800', '\ud801', '\udc00', 'é', '😀');
 const identityArb = fc.oneof(fc.constantFrom(...IDENTITIES), fc.string({ unit: smallUnit, maxLength: 3 }));
 const idArb = fc.oneof(fc.constantFrom(...IDS), fc.string({ unit: smallUnit, maxLength: 3 }));
