@@ -133,23 +133,6 @@ export function writeString(buf: Buffer, s: string, offset: number, utf16: boole
 }
 
 /**
- * Writes `s` at `offset` of `buf` when it is all ASCII (which is its own
- * UTF-8), one code unit per byte, in JS: for the short strings of a chat
- * record this is cheaper than `buf.write`'s native call. Needs `s.length`
- * bytes free.
- * @returns bytes written (`s.length`), or -1 at the first non-ASCII code unit
- *   (bytes before it are written; the caller writes the record again)
- */
-export function writeAscii(buf: Buffer, s: string, offset: number): number {
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    if (c > 0x7f) return -1;
-    buf[offset + i] = c;
-  }
-  return s.length;
-}
-
-/**
  * True when `s` has no lone surrogate, so UTF-8 keeps it exactly
  * (`String.prototype.isWellFormed`, ES2024, native in Node ≥ 20; typed here
  * because the project compiles against the ES2022 library).

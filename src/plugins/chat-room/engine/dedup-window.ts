@@ -18,7 +18,7 @@
  * lone surrogates) with a flag that takes part in the comparison.
  */
 import { randomBytes } from 'node:crypto';
-import { ByteLog, isWellFormed, writeAscii, writeString } from './byte-log.js';
+import { ByteLog, isWellFormed, writeString } from './byte-log.js';
 
 const SEED = randomBytes(4).readInt32LE(0);
 
@@ -30,7 +30,11 @@ const BYTES_AND_UTF16 = 2; // key bytes * 2, + 1 when UTF-16LE
 const HASH = 3;
 const INITIAL_SLOTS = 16;
 
-/** Keys up to this size are copied into the log by a JS loop: cheaper than `Buffer.copy`'s native call. */
+/**
+ * Keys up to this size are copied into the log by a JS loop, which beat
+ * `Buffer.copy`'s native call for them (docs/performance.md, "p99 follows the
+ * server's CPU").
+ */
 const SHORT_KEY_BYTES = 64;
 
 /** The key being looked up, encoded once and reused by the insert. */
@@ -246,10 +250,24 @@ export class DedupWindow {
  * 4 + identity.length + id.length bytes.
  */
 function encodeAscii(identity: string, id: string): number {
-  const n = writeAscii(scratch, identity, 4);
-  if (n < 0 || writeAscii(scratch, id, 4 + n) < 0) return -1;
-  scratch.writeInt32LE(n, 0);
-  return 4 + n + id.length;
+  const buf = scratch;
+  let o = 4;
+  for (let i = 0; i < identity.length; i++) {
+    const c = identity.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[o++] = c;
+  }
+  for (let i = 0; i < id.length; i++) {
+    const c = id.charCodeAt(i);
+    if (c > 0x7f) return -1;
+    buf[o++] = c;
+  }
+  const n = identity.length;
+  buf[0] = n & 0xff;
+  buf[1] = (n >>> 8) & 0xff;
+  buf[2] = (n >>> 16) & 0xff;
+  buf[3] = n >>> 24;
+  return o;
 }
 
 /** Smallest power of two ≥ 2 × slots, so the table stays at most half full. */

@@ -16,7 +16,7 @@
  * The ring holds at most `max` messages; its columns start small and double
  * up to `max` as the room fills, so a quiet room costs little.
  */
-import { ByteLog, isWellFormed, readString, writeAscii, writeString } from './byte-log.js';
+import { ByteLog, isWellFormed, readString, writeString } from './byte-log.js';
 import type { ChatEnvelope } from './contract.js';
 
 /** Int32 fields per message in `meta`. */
@@ -58,16 +58,11 @@ export class HistoryRing {
     } else if (this.size === this.capacity) {
       this.grow();
     }
-    const units = from.length + (id === undefined ? 0 : id.length) + text.length;
-    const chunk = this.bytes.reserve(3 * units);
+    const record = id === undefined ? from + text : from + id + text;
+    const utf16 = !isWellFormed(record);
+    const chunk = this.bytes.reserve(3 * record.length);
     const start = this.bytes.writeOffset;
-    let bytes = writeAsciiRecord(chunk, start, from, id, text);
-    let utf16 = false;
-    if (bytes < 0) {
-      const record = id === undefined ? from + text : from + id + text;
-      utf16 = !isWellFormed(record);
-      bytes = writeString(chunk, record, start, utf16);
-    }
+    const bytes = writeString(chunk, record, start, utf16);
     this.bytes.commit(bytes);
 
     let slot = this.first + this.size;
@@ -127,24 +122,4 @@ export class HistoryRing {
     this.ts = ts;
     this.capacity = capacity;
   }
-}
-
-/**
- * The common case of a record, all ASCII: `from`, `id` and `text` written
- * back to back at `start`, exactly the bytes UTF-8 of their concatenation
- * would be, without building it.
- * @returns bytes written, or -1 when any field is not ASCII
- */
-function writeAsciiRecord(chunk: Buffer, start: number, from: string, id: string | undefined, text: string): number {
-  let o = start;
-  let n = writeAscii(chunk, from, o);
-  if (n < 0) return -1;
-  o += n;
-  if (id !== undefined) {
-    n = writeAscii(chunk, id, o);
-    if (n < 0) return -1;
-    o += n;
-  }
-  n = writeAscii(chunk, text, o);
-  return n < 0 ? -1 : o + n - start;
 }
