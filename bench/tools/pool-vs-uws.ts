@@ -1,4 +1,3 @@
-#!/usr/bin/env node
 /**
  * Pools several sittings of bench/macro/multiroom-vs-uws.ts, for
  * docs/performance.md: reads the `--json` files those sittings wrote and
@@ -13,33 +12,47 @@
  *   correlation r. With the slopes, a CPU gap between the servers can be
  *   read as a p99 gap.
  *
- * Usage: node bench/tools/pool-vs-uws.mjs SITTING.json... [--ours ours-ws]
+ * Usage: `npm run build && node dist/bench/tools/pool-vs-uws.js SITTING.json...
+ *   [--ours ours-ws]`
  *   --ours: which of our targets to compare with uWS (default ours-ws).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { median } from '../lib/stats.js';
+
+/** One clean run of a sitting. */
+interface Run {
+  sitting: string;
+  target: string;
+  round: number;
+  /** e2e p99, ms */
+  p99: number;
+  /** server CPU, % of one core */
+  cpu: number;
+}
+
+/** The part of a run in multiroom-vs-uws's `--json` output that is read here. */
+interface JsonRun {
+  target: string;
+  round: number;
+  discarded: string | null;
+  e2e?: { p99: number };
+  serverCpuPct: number;
+}
 
 let ours = 'ours-ws';
-const files = [];
+const files: string[] = [];
 for (let i = 2; i < process.argv.length; i++) {
-  if (process.argv[i] === '--ours') ours = process.argv[++i];
+  if (process.argv[i] === '--ours') ours = process.argv[++i] ?? ours;
   else files.push(process.argv[i]);
 }
 if (files.length === 0) {
-  console.error('usage: node bench/tools/pool-vs-uws.mjs SITTING.json... [--ours ours-ws]');
+  console.error('usage: node dist/bench/tools/pool-vs-uws.js SITTING.json... [--ours ours-ws]');
   process.exit(2);
 }
 
-/** Median of numbers (NaN for none). */
-function median(xs) {
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  if (n === 0) return NaN;
-  return n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-}
-
 /** Least-squares slope of y on x and the correlation r. */
-function fit(points) {
+function fit(points: { x: number; y: number }[]): { slope: number; r: number } {
   const n = points.length;
   const mx = points.reduce((s, p) => s + p.x, 0) / n;
   const my = points.reduce((s, p) => s + p.y, 0) / n;
@@ -56,28 +69,29 @@ function fit(points) {
  * Clean runs of one sitting: `{ sitting, target, round, p99, cpu }`.
  * @throws Error when the file is missing, not JSON, or not a sitting's output
  */
-function cleanRuns(file) {
-  let doc;
+function cleanRuns(file: string): Run[] {
+  let doc: { runs?: JsonRun[] };
   try {
-    doc = JSON.parse(readFileSync(file, 'utf8'));
+    doc = JSON.parse(readFileSync(file, 'utf8')) as { runs?: JsonRun[] };
   } catch (err) {
-    throw new Error(`${file}: ${err.code === 'ENOENT' ? 'no such file' : err.message}`);
+    const e = err as NodeJS.ErrnoException;
+    throw new Error(`${file}: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
   }
   if (!Array.isArray(doc.runs)) throw new Error(`${file}: no runs array (not a multiroom-vs-uws --json file?)`);
   const sitting = path.basename(file, '.json');
   return doc.runs
-    .filter((r) => r.discarded === null && r.e2e && Number.isFinite(r.e2e.p99))
-    .map((r) => ({ sitting, target: r.target, round: r.round, p99: r.e2e.p99, cpu: r.serverCpuPct }));
+    .filter((r) => r.discarded === null && r.e2e !== undefined && Number.isFinite(r.e2e.p99))
+    .map((r) => ({ sitting, target: r.target, round: r.round, p99: r.e2e!.p99, cpu: r.serverCpuPct }));
 }
 
 /** One summary line for a set of runs. */
-function summary(label, runs) {
+function summary(label: string, runs: Run[]): void {
   const a = runs.filter((r) => r.target === ours);
   const b = runs.filter((r) => r.target === 'uws');
   const pa = median(a.map((r) => r.p99));
   const pb = median(b.map((r) => r.p99));
   // Pair by sitting and round; a round's last clean attempt counts.
-  const last = new Map();
+  const last = new Map<string, Run>();
   for (const r of runs) last.set(`${r.sitting}/${r.round}/${r.target}`, r);
   let rounds = 0, won = 0;
   for (const r of a) {
@@ -86,18 +100,18 @@ function summary(label, runs) {
     rounds++;
     if (r.p99 <= u.p99) won++;
   }
-  const cpu = (xs) => median(xs.map((r) => r.cpu)).toFixed(0);
+  const cpu = (xs: Run[]) => median(xs.map((r) => r.cpu)).toFixed(0);
   console.log(
     `${label}: ${a.length} + ${b.length} runs; median p99 ${pa.toFixed(2)} / ${pb.toFixed(2)} ms = x${(pa / pb).toFixed(2)}; ` +
       `ours <= uWS in ${won} of ${rounds} rounds; median server CPU ${cpu(a)} / ${cpu(b)} %`,
   );
 }
 
-let all;
+let all: Run[] = [];
 try {
   all = files.flatMap(cleanRuns);
 } catch (err) {
-  console.error(`pool-vs-uws: ${err.message}`);
+  console.error(`pool-vs-uws: ${(err as Error).message}`);
   process.exit(2);
 }
 for (const f of files) summary(path.basename(f, '.json'), all.filter((r) => r.sitting === path.basename(f, '.json')));
