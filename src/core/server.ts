@@ -950,8 +950,12 @@ export class ChatServer {
     this.endWith(conn, this.encode(conn, { type: 'error', code: err.code, message: err.message, fatal: true }, false) as Buffer | null);
   }
 
-  /** A closing connection gets no more room broadcasts by topic publish (ws_fanout=publish). */
-  private unpublish(conn: Connection): void {
+  /**
+   * Marks `conn` closing: nothing more is read or sent for it, and under
+   * ws_fanout=publish it gets no more room broadcasts by topic publish.
+   */
+  private startClosing(conn: Connection): void {
+    conn.closing = true;
     if (!conn.published) return;
     this.rooms.unpublish(conn);
     this.publishedConns.delete(conn);
@@ -959,8 +963,7 @@ export class ChatServer {
 
   /** Writes `last` (if any), half-closes, and destroys the socket after FATAL_DESTROY_MS. */
   private endWith(conn: Connection, last: Buffer | null): void {
-    conn.closing = true;
-    this.unpublish(conn);
+    this.startClosing(conn);
     conn.parser?.stop();
     conn.splitter?.stop();
     conn.socket.pause();
@@ -980,7 +983,7 @@ export class ChatServer {
       return;
     }
     conn.detectBuf = null;
-    conn.closing = true;
+    this.startClosing(conn);
     conn.socket.pause();
     if (head === 'too_large') return this.endWith(conn, http.statusOnly(431, 'head_too_large'));
     const isHead = head.startsWith('HEAD ');
@@ -1003,8 +1006,7 @@ export class ChatServer {
 
   /** 'close' of a socket: leave rooms, tell plugins, free the slot. */
   onClose(conn: Connection): void {
-    conn.closing = true;
-    this.unpublish(conn);
+    this.startClosing(conn);
     if (conn.rateWaitTimer !== null) clearTimeout(conn.rateWaitTimer);
     if (conn.announced) {
       conn.announced = false;
@@ -1113,8 +1115,7 @@ export class ChatServer {
       this.flushOutbound(conn);
       conn.parser?.stop();
       conn.splitter?.stop();
-      conn.closing = true;
-      this.unpublish(conn);
+      this.startClosing(conn);
       conn.socket.end();
     }
     const deadline = Date.now() + this.config.shutdown_timeout_ms;

@@ -161,12 +161,7 @@ export class WsSocket<C> {
       memoFrame = frame;
       memoView = view;
     }
-    if (this.#own !== null) {
-      // Through the socket's own topic: uWS keeps one order per subscriber
-      // across all its topics and writes them together at the end of the loop iteration.
-      this.#own.app.publish(this.#own.topic, view, this.binary);
-      return ws.getBufferedAmount();
-    }
+    if (this.#own !== null) return this.#publishOwn(this.#own, ws, view, this.binary);
     if (this.#queued === 0) {
       dirty[dirtyCount++] = this as WsSocket<unknown>;
       if (!flushScheduled) {
@@ -192,7 +187,17 @@ export class WsSocket<C> {
     const ws = this.#ws;
     if (ws === null || this.#ending) return 0;
     if (this.#own === null) throw new Error('WsSocket.sendText: the socket is not in ws_fanout=publish');
-    this.#own.app.publish(this.#own.topic, json, false);
+    return this.#publishOwn(this.#own, ws, json, false);
+  }
+
+  /**
+   * Publishes one message to the socket's own topic. uWS keeps one order per
+   * subscriber across all its topics and writes them together at the end of
+   * the loop iteration.
+   * @returns uWS's backpressure now, bytes
+   */
+  #publishOwn(own: { app: TemplatedApp; topic: string }, ws: WebSocket<UserData<C>>, message: Buffer | string, binary: boolean): number {
+    own.app.publish(own.topic, message, binary);
     return ws.getBufferedAmount();
   }
 
